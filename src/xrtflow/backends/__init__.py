@@ -1,0 +1,1 @@
+"""Interchangeable processing backends: ``native`` (pure Python) and ``heasoft`` (HEASoft + PyXspec)."""

@@ -1,0 +1,1 @@
+"""Spectral models, OGIP data, fit statistics and the native fitter."""
