@@ -13,10 +13,14 @@ OBSID_PATTERN = re.compile(r"^\d{11}$")
 MODE_STEMS = {"PC": "xpcw3po", "WT": "xwtw2po"}
 
 
+#: Placeholder accepted in place of an ObsID, so that Snakemake rules build patterns from these names.
+WILDCARD = "{obsid}"
+
+
 def check_obsid(obsid: str) -> str:
-    """Return ``obsid`` if it is an 11-digit Swift observation ID, else raise ``ValueError``."""
+    """Return ``obsid`` if it is an 11-digit Swift observation ID (or ``{obsid}``), else raise."""
     obsid = str(obsid)
-    if not OBSID_PATTERN.match(obsid):
+    if obsid != WILDCARD and not OBSID_PATTERN.match(obsid):
         raise ValueError(f"{obsid!r} is not a Swift ObsID (11 digits, e.g. 00031940001)")
     return obsid
 

@@ -1,0 +1,46 @@
+# The two commands of the README: `make demo` and `make test`. Both set up .venv first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CORES ?= 2
+DEMO_ARCHIVE := demo_archive
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test setup lint report clean benchmark
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+$(DEMO_ARCHIVE)/catalog.ecsv: $(STAMP)
+	$(BIN)/xrtflow simulate $(DEMO_ARCHIVE)
+
+demo: $(STAMP) $(DEMO_ARCHIVE)/catalog.ecsv
+	$(BIN)/snakemake --cores $(CORES) --configfile config/demo.yaml
+	@echo
+	@echo "Results of the demo:"
+	@echo "  table:    results/demo/tpyx/tables/results.ecsv (and .csv)"
+	@echo "  status:   results/demo/tpyx/tables/status.ecsv"
+	@echo "  figures:  results/demo/tpyx/figures/{timeline,images,spectra,lightcurves}.png"
+	@echo "  report:   make report  ->  results/demo/report.html"
+
+report: demo
+	$(BIN)/snakemake --cores 1 --configfile config/demo.yaml --report results/demo/report.html
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests workflow/scripts benchmarks
+	$(BIN)/ruff format --check src tests workflow/scripts benchmarks
+	$(BIN)/snakemake --lint --configfile config/demo.yaml
+
+benchmark: $(STAMP)
+	$(BIN)/python benchmarks/bench_fit.py
+
+clean:
+	rm -rf results/demo $(DEMO_ARCHIVE) .snakemake

@@ -1,0 +1,69 @@
+"""Native equivalent of the ``xrtproducts`` sky image (``*_sk.img``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from astropy.io import fits
+
+from .events import EventList, wcs_header
+
+__all__ = ["counts_image", "write_image"]
+
+
+def counts_image(events: EventList, pilow: int = 30, pihigh: int = 1000) -> np.ndarray:
+    """Counts per sky pixel of the events with ``pilow <= PI <= pihigh``.
+
+    Returns an ``(ny, nx)`` integer array (``image[Y-1, X-1]``); events outside the sky grid are
+    dropped.
+    """
+    ny, nx = events.image_shape
+    sel = (events.pi >= pilow) & (events.pi <= pihigh)
+    sel &= (events.x >= 1) & (events.x <= nx) & (events.y >= 1) & (events.y <= ny)
+    flat = (events.y[sel].astype(np.int64) - 1) * nx + (events.x[sel].astype(np.int64) - 1)
+    return np.bincount(flat, minlength=nx * ny).reshape(ny, nx).astype(np.int32)
+
+
+def write_image(
+    path: str | Path, events: EventList, pilow: int = 30, pihigh: int = 1000
+) -> Path:
+    """Write the counts image (primary HDU, int32) with the sky WCS and observation keywords."""
+    image = counts_image(events, pilow, pihigh)
+    header = wcs_header(events.wcs)
+    events.copy_keywords(header)
+    header["EXPOSURE"] = (events.exposure, "[s] exposure time")
+    for key in ("ONTIME", "LIVETIME"):
+        if key in events.header:
+            header[key] = events.header[key]
+    header["BUNIT"] = "count"
+    header["HDUCLASS"] = "OGIP"
+    header["HDUCLAS1"] = "IMAGE"
+    header["PILOW"] = (int(pilow), "lowest PI channel in the image")
+    header["PIHIGH"] = (int(pihigh), "highest PI channel in the image")
+    header["TOTCTS"] = (int(image.sum()), "total counts in the image")
+    header["CREATOR"] = "xrtflow.products.image"
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fits.HDUList([fits.PrimaryHDU(image, header), gti_hdu(events)]).writeto(
+        path, overwrite=True, checksum=True
+    )
+    return path
+
+
+def gti_hdu(events: EventList) -> fits.BinTableHDU:
+    """``GTI`` extension (START, STOP) copied from the event file."""
+    hdu = fits.BinTableHDU.from_columns(
+        [
+            fits.Column("START", "D", unit="s", array=events.gti[:, 0]),
+            fits.Column("STOP", "D", unit="s", array=events.gti[:, 1]),
+        ],
+        name="GTI",
+    )
+    for key in ("TELESCOP", "INSTRUME", "OBS_ID", "MJDREFI", "MJDREFF", "TIMESYS", "TIMEUNIT"):
+        if key in events.header:
+            hdu.header[key] = events.header[key]
+    hdu.header["HDUCLASS"] = "OGIP"
+    hdu.header["HDUCLAS1"] = "GTI"
+    hdu.header["HDUCLAS2"] = "STANDARD"
+    return hdu

@@ -1,0 +1,157 @@
+"""Native equivalent of the ``xrtproducts``/``extractor`` spectra: OGIP type-I PHA files.
+
+``BACKSCAL`` follows ``extractor``: the number of sky pixels (pixel centres) inside the region
+divided by the area of the full sky grid, ``(TLMAX-TLMIN+1)`` of ``X`` times that of ``Y`` (1000 x
+1000 for XRT). When an exposure map is given, ``xrtproducts`` corrects this area for the pixels lost
+to bad columns/pixels and the edges of the field of view by weighting every pixel by its exposure
+relative to the full exposure; :func:`region_backscal` does the same with ``expomap / EXPOSURE``
+(with the native exposure map this weight also holds the 1.5 keV vignetting).
+
+Spectra cover all 1024 PI channels (``pilow``/``pihigh`` of ``xrtproducts`` apply to the light
+curves and the image only), so the total counts equal the events inside the region.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from astropy.io import fits
+from astropy.wcs import WCS
+from regions import SkyRegion
+
+from .events import EventList
+from .image import gti_hdu
+from .regions import region_pixel_mask
+
+__all__ = ["NCHAN", "pha_counts", "region_backscal", "write_pha"]
+
+#: Number of XRT PI channels (0..1023).
+NCHAN = 1024
+
+
+def pha_counts(pi: np.ndarray, nchan: int = NCHAN) -> np.ndarray:
+    """Counts per PI channel ``0..nchan-1``; out-of-range PI values raise ``ValueError``."""
+    pi = np.asarray(pi, dtype=np.int64)
+    if pi.size and (pi.min() < 0 or pi.max() >= nchan):
+        raise ValueError(f"PI values outside 0..{nchan - 1} in the event list")
+    return np.bincount(pi, minlength=nchan).astype(np.int32)
+
+
+def region_backscal(
+    region: SkyRegion,
+    wcs: WCS,
+    shape: tuple[int, int],
+    expomap: np.ndarray | None = None,
+    exposure: float | None = None,
+) -> tuple[float, float]:
+    """``BACKSCAL`` and the raw pixel count of ``region`` on the sky grid ``shape``.
+
+    Parameters
+    ----------
+    region : SkyRegion
+        Extraction region.
+    wcs : WCS
+        Sky WCS of the event file (0-based pixels).
+    shape : tuple of int
+        ``(ny, nx)`` of the sky grid; the normalisation is ``ny * nx``.
+    expomap : numpy.ndarray, optional
+        Exposure map on the same grid; if given every pixel counts ``expomap / exposure``.
+    exposure : float, optional
+        Full exposure (defaults to the map maximum).
+
+    Returns
+    -------
+    backscal, npix : float
+    """
+    mask = region_pixel_mask(region, wcs, shape)
+    npix = float(mask.sum())
+    if expomap is None:
+        area = npix
+    else:
+        norm = float(exposure) if exposure else float(np.max(expomap))
+        area = float(np.clip(expomap[mask] / norm, 0.0, 1.0).sum()) if norm > 0 else 0.0
+    return area / float(shape[0] * shape[1]), npix
+
+
+def write_pha(
+    path: str | Path,
+    counts: np.ndarray,
+    events: EventList,
+    backscal: float,
+    kind: str = "TOTAL",
+    respfile: str = "none",
+    ancrfile: str = "none",
+    backfile: str = "none",
+    quality: np.ndarray | None = None,
+    grouping: np.ndarray | None = None,
+    extra: dict | None = None,
+) -> Path:
+    """Write an OGIP type-I PHA file (``SPECTRUM`` + ``GTI`` extensions).
+
+    Parameters
+    ----------
+    path : str or Path
+        Output file.
+    counts : numpy.ndarray
+        Counts in channels ``0..1023``.
+    events : EventList
+        Source of the observation keywords, exposure and GTIs.
+    backscal : float
+        ``BACKSCAL`` keyword.
+    kind : {"TOTAL", "BKG"}
+        ``HDUCLAS2``.
+    respfile, ancrfile, backfile : str
+        Names written to ``RESPFILE``/``ANCRFILE``/``BACKFILE`` (basenames of the neighbours).
+    quality, grouping : numpy.ndarray, optional
+        ``QUALITY`` (default 0) and ``GROUPING`` (default 1: every channel its own group).
+    extra : dict, optional
+        More keywords for the ``SPECTRUM`` header.
+    """
+    counts = np.asarray(counts, dtype=np.int32)
+    nchan = len(counts)
+    quality = np.zeros(nchan, np.int16) if quality is None else np.asarray(quality, np.int16)
+    grouping = np.ones(nchan, np.int16) if grouping is None else np.asarray(grouping, np.int16)
+    cols = [
+        fits.Column("CHANNEL", "J", array=np.arange(nchan, dtype=np.int32)),
+        fits.Column("COUNTS", "J", unit="count", array=counts),
+        fits.Column("QUALITY", "I", array=quality),
+        fits.Column("GROUPING", "I", array=grouping),
+    ]
+    hdu = fits.BinTableHDU.from_columns(cols, name="SPECTRUM")
+    h = hdu.header
+    h["TLMIN1"] = (0, "lowest legal channel number")
+    h["TLMAX1"] = (nchan - 1, "highest legal channel number")
+    h["HDUCLASS"] = ("OGIP", "format conforms to OGIP standard")
+    h["HDUCLAS1"] = ("SPECTRUM", "PHA dataset (OGIP memo OGIP-92-007)")
+    h["HDUCLAS2"] = (kind, "gross PHA spectrum" if kind == "TOTAL" else "background spectrum")
+    h["HDUCLAS3"] = ("COUNT", "PHA data stored as counts")
+    h["HDUVERS"] = ("1.2.1", "version of the format (OGIP memo OGIP-92-007)")
+    events.copy_keywords(h)
+    if "FILTER" not in h:
+        h["FILTER"] = "NONE"
+    h["CHANTYPE"] = ("PI", "channel type")
+    h["DETCHANS"] = (nchan, "total number of possible channels")
+    h["EXPOSURE"] = (events.exposure, "[s] exposure time (GTI livetime)")
+    for key in ("ONTIME", "LIVETIME"):
+        if key in events.header:
+            h[key] = events.header[key]
+    h["AREASCAL"] = (1.0, "area scaling factor")
+    h["BACKSCAL"] = (float(backscal), "region area / sky grid area")
+    h["CORRSCAL"] = (1.0, "correction file scaling factor")
+    h["BACKFILE"] = (backfile, "associated background filename")
+    h["CORRFILE"] = ("none", "associated correction filename")
+    h["RESPFILE"] = (respfile, "associated redistribution matrix filename")
+    h["ANCRFILE"] = (ancrfile, "associated ancillary response filename")
+    h["POISSERR"] = (True, "Poissonian errors to be assumed")
+    h["STAT_ERR"] = (0, "no statistical error specified")
+    h["SYS_ERR"] = (0, "no systematic error specified")
+    h["TOTCTS"] = (int(counts.sum()), "total counts in spectrum")
+    for key, value in (extra or {}).items():
+        h[key] = value
+    h["CREATOR"] = "xrtflow.products.spectrum"
+    primary = fits.PrimaryHDU(header=events.copy_keywords(fits.Header()))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fits.HDUList([primary, hdu, gti_hdu(events)]).writeto(path, overwrite=True, checksum=True)
+    return path

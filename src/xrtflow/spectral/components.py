@@ -1,0 +1,406 @@
+"""XSPEC model components: parameter metadata and bin-integrated evaluation functions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from scipy.special import erf, zeta
+from scipy.special import gamma as gamma_fn
+
+from xrtflow.spectral import absorption
+
+__all__ = ["ALIASES", "COMPONENTS", "ComponentSpec", "ParSpec", "resolve_component"]
+
+KEV_TO_ERG = 1.602176634e-9
+
+
+@dataclass(frozen=True)
+class ParSpec:
+    """XSPEC model.dat entry: name, unit, default, hard/soft limits and delta (<0: frozen)."""
+
+    name: str
+    unit: str
+    value: float
+    hard_min: float
+    soft_min: float
+    soft_max: float
+    hard_max: float
+    delta: float
+
+
+@dataclass(frozen=True)
+class ComponentSpec:
+    """One XSPEC component: kind is 'add', 'mul' or 'con'."""
+
+    name: str
+    kind: str
+    pars: tuple[ParSpec, ...]
+    func: Callable
+
+
+_NORM = ParSpec("norm", "", 1.0, 0.0, 0.0, 1e24, 1e24, 0.01)
+_GL_X, _GL_W = np.polynomial.legendre.leggauss(6)
+
+
+def _gauss_legendre(edges: np.ndarray, f: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    half = 0.5 * np.diff(edges)
+    mid = 0.5 * (edges[:-1] + edges[1:])
+    e = mid[:, None] + half[:, None] * _GL_X[None, :]
+    return (f(e) * _GL_W[None, :]).sum(axis=1) * half
+
+
+def _trapezoid(edges: np.ndarray, values_at_edges: np.ndarray) -> np.ndarray:
+    return 0.5 * (values_at_edges[:-1] + values_at_edges[1:]) * np.diff(edges)
+
+
+def powerlaw(edges: np.ndarray, p: np.ndarray, **_) -> np.ndarray:
+    gamma = p[0]
+    if abs(1.0 - gamma) < 1e-10:
+        return np.diff(np.log(edges))
+    power = edges ** (1.0 - gamma)
+    return np.diff(power) / (1.0 - gamma)
+
+
+def cutoffpl(edges: np.ndarray, p: np.ndarray, **_) -> np.ndarray:
+    gamma, ecut = p[0], p[1]
+    return _gauss_legendre(edges, lambda e: e**-gamma * np.exp(-e / ecut))
+
+
+def bbody(edges: np.ndarray, p: np.ndarray, **_) -> np.ndarray:
+    # XSPEC: trapezoid between bin edges, zero beyond E/kT = 60
+    kt = p[0]
+    x = edges / kt
+    with np.errstate(over="ignore"):
+        a = np.where(x <= 1e-4, edges * kt, edges**2 / np.expm1(np.minimum(x, 700.0)))
+    a = np.where(x > 60.0, 0.0, a)
+    return _trapezoid(edges, a) * 8.0525 / kt**4
+
+
+def bbodyrad(edges: np.ndarray, p: np.ndarray, **_) -> np.ndarray:
+    kt = p[0]
+    x = edges / kt
+    with np.errstate(over="ignore"):
+        a = np.where(x <= 1e-4, edges * kt, edges**2 / np.expm1(np.minimum(x, 700.0)))
+    a = np.where(x > 60.0, 0.0, a)
+    return _trapezoid(edges, a) * 1.0344e-3
+
+
+# Kellogg, Baldwin & Koch (1975) polynomial fits to the Karzas & Latter (1961) Gaunt factors,
+# with the corrections used in XSPEC's bremss; A[n][m] -> (c0, c1, c2)
+_KBK_A1 = (1.001, 1.004, 1.017, 1.036, 1.056, 1.121, 1.001, 1.005, 1.017, 1.046, 1.073, 1.115,
+           .9991, 1.005, 1.03, 1.055, 1.102, 1.176, .997, 1.005, 1.035, 1.069, 1.134, 1.186,
+           .9962, 1.004, 1.042, 1.1, 1.193, 1.306, .9874, .9962, 1.047, 1.156, 1.327, 1.485,
+           .9681, .9755, 1.020, 1.208, 1.525, 1.965)  # fmt: skip
+_KBK_A2 = (.3029, .1616, .04757, .013, .0049, -.0032, .4905, .2155, .08357, .02041, .00739,
+           .00029, .654, .2833, .08057, .03257, .00759, -.00151, 1.029, .391, .1266, .05149,
+           .01274, .00324, .9569, .4891, .1764, .05914, .01407, -.00024, 1.236, .7579, .326,
+           .1077, .028, .00548, 1.327, 1.017, .6017, .205, .0605, .00187)  # fmt: skip
+_KBK_A3 = (-1.323, -.254, -.01571, -.001, -.000184, .00008, -4.762, -.3386, -.03571, -.001786,
+           -.0003, .00001, -6.349, -.4206, -.02571, -.003429, -.000234, .00005, -13.231, -.59,
+           -.04571, -.005714, -.000445, -.00004, -7.672, -.6852, -.0643, -.005857, -.00042,
+           .00004, -7.143, -.9947, -.12, -.01007, -.000851, -.00004, -3.175, -1.116, -.2270,
+           -.01821, -.001729, .00023)  # fmt: skip
+_KBK = np.stack([np.reshape(a, (7, 6)) for a in (_KBK_A1, _KBK_A2, _KBK_A3)], axis=-1)  # [m,n,k]
+_GAM2 = np.array([0.7783, 1.2217, 2.6234, 4.3766, 20.0, 70.0])
+_GAM3 = np.array([1.0, 1.7783, 3.0, 5.6234, 10.0, 30.0])
+# Kurucz low-temperature Gaunt table YA[j,k] (7 x 12), j: log gamma^2, k: log u
+_KURUCZ = np.reshape(
+    (5.40, 5.25, 5.00, 4.69, 4.48, 4.16, 3.85, 4.77, 4.63, 4.40, 4.13, 3.87, 3.52, 3.27, 4.15,
+     4.02, 3.80, 3.57, 3.27, 2.98, 2.70, 3.54, 3.41, 3.22, 2.97, 2.70, 2.45, 2.20, 2.94, 2.81,
+     2.65, 2.44, 2.21, 2.01, 1.81, 2.41, 2.32, 2.19, 2.02, 1.84, 1.67, 1.50, 1.95, 1.90, 1.80,
+     1.68, 1.52, 1.41, 1.30, 1.55, 1.56, 1.51, 1.42, 1.33, 1.25, 1.17, 1.17, 1.30, 1.32, 1.30,
+     1.20, 1.15, 1.11, 0.86, 1.00, 1.15, 1.18, 1.15, 1.11, 1.08, 0.59, 0.76, 0.97, 1.09, 1.13,
+     1.10, 1.08, 0.38, 0.53, 0.76, 0.96, 1.08, 1.09, 1.09),
+    (12, 7),
+).T  # fmt: skip
+
+
+def _kurucz(u: np.ndarray, gam: float) -> np.ndarray:
+    rj = 2.0 * np.log10(gam) + 3.0
+    j = int(rj)
+    k = np.maximum(np.trunc(2.0 * np.log10(u) + 9.0).astype(int), 1)
+    if j >= 7 or j < 1:
+        return np.zeros_like(u)
+    t = (np.log10(gam) - (j - 3.0) / 2.0) / 0.5
+    uu = (np.log10(u) - (k - 9.0) / 2.0) / 0.5
+    kk = np.minimum(k, 11)
+    y = _KURUCZ
+    g = ((1 - t) * (1 - uu) * y[j - 1, kk - 1] + t * (1 - uu) * y[j, kk - 1]
+         + t * uu * y[j, kk] + (1 - t) * uu * y[j - 1, kk])  # fmt: skip
+    return np.where(k >= 12, 0.0, g)
+
+
+def gaunt(e: np.ndarray, kt: float, z: float) -> np.ndarray:
+    """Free-free Gaunt factor as in XSPEC's bremss (Kellogg, Baldwin & Koch 1975).
+
+    Parameters
+    ----------
+    e : ndarray
+        Photon energies (keV).
+    kt : float
+        Temperature (keV).
+    z : float
+        Ion charge.
+
+    Returns
+    -------
+    ndarray
+        Gaunt factor; zero where E > 50 kT.
+    """
+    u = e / kt
+    gam = z * z * 0.01358 / kt
+    gam1 = min(gam * 1000.0, 100.0)
+    if gam > 0.1:
+        out = _kurucz(u, gam)
+        return np.where(e > 50 * kt, 0.0, out)
+    u1 = 0.5 * u
+    u12 = 0.5 * u1
+    t = u1 / 3.75
+    small = u12 <= 1.0
+    us = np.where(small, u12, 1.0)
+    t2 = np.where(small, t, 0.0) ** 2
+    ai = (
+        1
+        + 3.5156229 * t2
+        + 3.089942 * t2**2
+        + 1.2067492 * t2**3
+        + 0.2659732 * t2**4
+        + 0.0360768 * t2**5
+        + 0.0045813 * t2**6
+    )
+    uu = us * us
+    ak_small = (
+        -np.log(us) * ai
+        - 0.57721566
+        + uu
+        * (
+            0.4227842
+            + uu
+            * (
+                0.23069756
+                + uu * (0.0348859 + uu * (0.00262698 + uu * (0.0001075 + uu * 0.0000074)))
+            )
+        )
+    )
+    ul = np.where(small, 2.0, u12)
+    im = -1.0 / ul
+    u1l = 2.0 * ul
+    with np.errstate(over="ignore"):
+        ak_large = (
+            1.25331414
+            + im
+            * (
+                0.07832358
+                + im
+                * (
+                    0.02189568
+                    + im * (0.01062446 + im * (0.00587872 + im * (0.0025154 + im * 0.00053208)))
+                )
+            )
+        ) / (np.exp(u1l) * np.sqrt(u1l))
+        born = 0.5513 * np.exp(u1) * np.where(small, ak_small, ak_large)
+    if gam1 < 1.0:
+        return np.where(e > 50 * kt, 0.0, born)
+    uc = np.maximum(u, 0.003)
+    n = np.searchsorted([0.03, 0.30, 1.0, 5.0, 15.0], uc, side="left")
+    m = int(np.searchsorted([1.773, 3.0, 5.6234, 10.0, 30.0], gam1, side="left"))
+    c1 = _KBK[m, n]
+    c2 = _KBK[m + 1, n]
+    g1 = (c1[..., 0] + c1[..., 1] * uc + c1[..., 2] * uc * uc) * born
+    g2 = (c2[..., 0] + c2[..., 1] * uc + c2[..., 2] * uc * uc) * born
+    p = (gam1 - _GAM3[m]) / _GAM2[m]
+    return np.where(e > 50 * kt, 0.0, (1 - p) * g1 + p * g2)
+
+
+def bremss(edges: np.ndarray, p: np.ndarray, **_) -> np.ndarray:
+    # XSPEC: trapezoid between edges of (g_H + 4 (He/H) g_He) exp(-E/kT) / (E sqrt(kT)), He/H=0.085
+    kt = p[0]
+    with np.errstate(over="ignore", invalid="ignore"):
+        a = (gaunt(edges, kt, 1.0) + 4 * 0.085 * gaunt(edges, kt, 2.0)) * np.exp(-edges / kt)
+        a = np.where(edges < 50 * kt, a / (edges * np.sqrt(kt)), 0.0)
+    return _trapezoid(edges, np.nan_to_num(a))
+
+
+def gaussian(edges: np.ndarray, p: np.ndarray, **_) -> np.ndarray:
+    line, sigma = p[0], p[1]
+    if sigma <= 0:
+        out = np.zeros(edges.size - 1)
+        i = np.searchsorted(edges, line, side="right") - 1
+        if 0 <= i < out.size:
+            out[i] = 1.0
+        return out
+    cdf = 0.5 * erf((edges - line) / (np.sqrt(2.0) * sigma))
+    return np.diff(cdf)
+
+
+def zgauss(edges: np.ndarray, p: np.ndarray, **_) -> np.ndarray:
+    zf = 1.0 + p[2]
+    return gaussian(edges * zf, np.array([p[0], p[1]])) / zf
+
+
+_G0 = gamma_fn(8.0 / 3.0) * zeta(8.0 / 3.0)
+
+
+@lru_cache(maxsize=1)
+def _disk_table() -> tuple[np.ndarray, np.ndarray]:
+    # cumulative integral C(a) = int_0^a x^(5/3)/(e^x - 1) dx on a fine log grid
+    x = np.geomspace(1e-8, 200.0, 40001)
+    f = x ** (5.0 / 3.0) / np.expm1(x)
+    cum = np.concatenate([[0.0], np.cumsum(0.5 * (f[1:] + f[:-1]) * np.diff(x))])
+    cum += 0.6 * x[0] ** (5.0 / 3.0)  # int_0^x0 x^(2/3) dx
+    return np.log(x), cum
+
+
+def _disk_photons(e: np.ndarray, tin: float) -> np.ndarray:
+    a = e / tin
+    logx, cum = _disk_table()
+    tail = _G0 - np.interp(np.log(np.maximum(a, 1e-8)), logx, cum)
+    return (8.0 / 3.0) * 1.0344e-3 * e**2 * a ** (-8.0 / 3.0) * np.maximum(tail, 0.0)
+
+
+def diskbb(edges: np.ndarray, p: np.ndarray, **_) -> np.ndarray:
+    tin = p[0]
+    return _gauss_legendre(edges, lambda e: _disk_photons(e, tin))
+
+
+def constant(edges: np.ndarray, p: np.ndarray, **_) -> np.ndarray:
+    return np.full(edges.size - 1, p[0])
+
+
+def tbabs(edges: np.ndarray, p: np.ndarray, abund: str = "wilm", **_) -> np.ndarray:
+    return np.exp(-p[0] * absorption.tbabs_sigma(edges, abund))
+
+
+def ztbabs(edges: np.ndarray, p: np.ndarray, abund: str = "wilm", **_) -> np.ndarray:
+    return np.exp(-p[0] * absorption.tbabs_sigma(edges, abund, redshift=p[1]))
+
+
+def phabs(edges: np.ndarray, p: np.ndarray, abund: str = "angr", xsect: str = "bcmc", **_):
+    return np.exp(-p[0] * absorption.phabs_sigma(edges, abund, xsect))
+
+
+def wabs(edges: np.ndarray, p: np.ndarray, **_) -> np.ndarray:
+    return np.exp(-p[0] * absorption.wabs_sigma(edges))
+
+
+def cflux(edges: np.ndarray, p: np.ndarray, inner: np.ndarray, **_) -> np.ndarray:
+    """Rescale ``inner`` (photons per bin) so its 'Emin'-'Emax' energy flux is 10**lg10Flux."""
+    emin, emax, lgflux = p
+    lo, hi = edges[:-1], edges[1:]
+    frac = np.clip((np.minimum(hi, emax) - np.maximum(lo, emin)) / (hi - lo), 0.0, 1.0)
+    flux = np.sum(inner * frac * 0.5 * (lo + hi)) * KEV_TO_ERG
+    if flux <= 0:
+        return np.zeros_like(inner)
+    return inner * (10.0**lgflux / flux)
+
+
+def _p(*args) -> ParSpec:
+    return ParSpec(*args)
+
+
+_NH = _p("nH", "10^22 atoms cm^-2", 1.0, 0.0, 0.0, 1e5, 1e6, 0.001)
+_Z = _p("Redshift", "", 0.0, -0.999, -0.999, 10.0, 10.0, -0.01)
+
+COMPONENTS: dict[str, ComponentSpec] = {
+    spec.name.lower(): spec
+    for spec in (
+        ComponentSpec("TBabs", "mul", (_NH,), tbabs),
+        ComponentSpec("zTBabs", "mul", (_NH, _Z), ztbabs),
+        ComponentSpec("phabs", "mul", (_NH,), phabs),
+        ComponentSpec("wabs", "mul", (_NH,), wabs),
+        ComponentSpec(
+            "constant", "mul", (_p("factor", "", 1.0, 0.0, 0.0, 1e10, 1e10, 0.01),), constant
+        ),
+        ComponentSpec(
+            "bbody", "add", (_p("kT", "keV", 3.0, 1e-4, 0.01, 100.0, 200.0, 0.01), _NORM), bbody
+        ),
+        ComponentSpec(
+            "bbodyrad",
+            "add",
+            (_p("kT", "keV", 3.0, 1e-4, 0.01, 100.0, 200.0, 0.01), _NORM),
+            bbodyrad,
+        ),
+        ComponentSpec(
+            "bremss", "add", (_p("kT", "keV", 7.0, 1e-4, 1e-4, 100.0, 200.0, 0.01), _NORM), bremss
+        ),
+        ComponentSpec(
+            "powerlaw",
+            "add",
+            (_p("PhoIndex", "", 1.0, -3.0, -2.0, 9.0, 10.0, 0.01), _NORM),
+            powerlaw,
+        ),
+        ComponentSpec(
+            "cutoffpl",
+            "add",
+            (
+                _p("PhoIndex", "", 1.0, -3.0, -2.0, 9.0, 10.0, 0.01),
+                _p("HighECut", "keV", 15.0, 0.01, 1.0, 500.0, 500.0, 0.01),
+                _NORM,
+            ),
+            cutoffpl,
+        ),
+        ComponentSpec(
+            "diskbb", "add", (_p("Tin", "keV", 1.0, 0.0, 0.0, 1000.0, 1000.0, 0.1), _NORM), diskbb
+        ),
+        ComponentSpec(
+            "gaussian",
+            "add",
+            (
+                _p("LineE", "keV", 6.5, 0.0, 0.0, 1e6, 1e6, 0.05),
+                _p("Sigma", "keV", 0.1, 0.0, 0.0, 10.0, 20.0, 0.05),
+                _NORM,
+            ),
+            gaussian,
+        ),
+        ComponentSpec(
+            "zgauss",
+            "add",
+            (
+                _p("LineE", "keV", 6.5, 0.0, 0.0, 1e6, 1e6, 0.05),
+                _p("Sigma", "keV", 0.1, 0.0, 0.0, 10.0, 20.0, 0.05),
+                _Z,
+                _NORM,
+            ),
+            zgauss,
+        ),
+        ComponentSpec(
+            "cflux",
+            "con",
+            (
+                _p("Emin", "keV", 0.5, 0.0, 0.0, 1e6, 1e6, -1.0),
+                _p("Emax", "keV", 10.0, 0.0, 0.0, 1e6, 1e6, -1.0),
+                _p("lg10Flux", "cgs", -12.0, -100.0, -100.0, 100.0, 100.0, 0.01),
+            ),
+            cflux,
+        ),
+    )
+}
+
+ALIASES = {"bb": "bbody", "bbrad": "bbodyrad", "brems": "bremss", "po": "powerlaw",
+           "pow": "powerlaw", "pl": "powerlaw", "gauss": "gaussian", "const": "constant",
+           "cons": "constant", "tb": "tbabs", "pha": "phabs", "wa": "wabs", "cutoff": "cutoffpl",
+           "disk": "diskbb", "ztb": "ztbabs", "zga": "zgauss"}  # fmt: skip
+
+
+def resolve_component(name: str) -> ComponentSpec:
+    """Find a component by full name, alias, or unique XSPEC-style prefix (case-insensitive).
+
+    Raises
+    ------
+    ValueError
+        If the name is unknown or ambiguous.
+    """
+    key = name.lower()
+    if key in COMPONENTS:
+        return COMPONENTS[key]
+    if key in ALIASES:
+        return COMPONENTS[ALIASES[key]]
+    matches = [k for k in COMPONENTS if k.startswith(key)]
+    if len(matches) == 1:
+        return COMPONENTS[matches[0]]
+    if len(matches) > 1:
+        raise ValueError(f"ambiguous model component {name!r}: matches {', '.join(matches)}")
+    raise ValueError(f"unknown model component {name!r}")

@@ -1,0 +1,230 @@
+"""Fit statistics with XSPEC's definitions (XSPEC manual, appendix "Statistics in XSPEC").
+
+All functions are vectorized over bins (and any trailing axes, e.g. several models at once) and
+return *per-bin* contributions; sum them for the statistic.  Notation as in the XSPEC manual:
+
+* ``S`` -- observed source counts per (grouped) bin, ``B`` -- observed background counts;
+* ``ts`` -- source exposure (s) times AREASCAL;
+* ``tb`` -- background exposure times AREASCAL times ``BACKSCAL_b / BACKSCAL_s`` (so that
+  ``B / tb`` is the background *rate in the source region*);
+* ``m`` -- model *rate* (counts/s) per bin predicted for the source.
+
+``cstat`` (no background) is the Cash statistic with the Castor data term,
+``C = 2 sum(ts m - S + S (ln S - ln ts m))``, so that it approaches chi^2 for many counts.
+With a background spectrum XSPEC's ``cstat`` is the W-statistic :func:`wstat` (profile
+likelihood over one background rate per bin) including XSPEC's special cases for ``S = 0`` or
+``B = 0``.  ``chi`` uses the data variance (``S / ts^2 + B / tb^2``, or STAT_ERR), ``pchi``
+the model variance (``m / ts + B / tb^2``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "cstat",
+    "wstat",
+    "wstat_background",
+    "chi2_data",
+    "chi2_model",
+    "statistic_per_bin",
+    "STATISTICS",
+]
+
+#: Statistics known to :func:`statistic_per_bin`.
+STATISTICS = ("cstat", "wstat", "chi", "pchi")
+
+_TINY = 1e-300
+
+
+def _xlogy(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``x * log(y)`` with 0 where ``x == 0``."""
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = x * np.log(np.where(x > 0, y, 1.0))
+    return np.where(x > 0, out, 0.0)
+
+
+def cstat(counts: np.ndarray, model_counts: np.ndarray) -> np.ndarray:
+    """Per-bin Cash statistic with XSPEC's data term (``cstat`` without background).
+
+    Parameters
+    ----------
+    counts : array_like
+        Observed counts ``S``.
+    model_counts : array_like
+        Predicted counts ``ts * m`` (same shape, or broadcastable).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``2 (M - S + S (ln S - ln M))``; bins with ``S = 0`` contribute ``2 M``.
+    """
+    s = np.asarray(counts, dtype=float)
+    mc = np.maximum(np.asarray(model_counts, dtype=float), _TINY)
+    return 2.0 * (mc - s + _xlogy(s, s) - _xlogy(s, mc))
+
+
+def wstat_background(
+    counts: np.ndarray, bkg_counts: np.ndarray, ts, tb, model_rate: np.ndarray
+) -> np.ndarray:
+    """Profile-likelihood background rate ``f`` per bin (XSPEC's W-statistic).
+
+    Returns the background *rate* (counts/s in the source region) that maximizes the
+    likelihood for the given source model rate, with XSPEC's special cases.
+    """
+    s = np.asarray(counts, dtype=float)
+    b = np.asarray(bkg_counts, dtype=float)
+    m = np.asarray(model_rate, dtype=float)
+    ts = np.asarray(ts, dtype=float)
+    tb = np.asarray(tb, dtype=float)
+    t = ts + tb
+    c = t * m - s - b
+    d = np.sqrt(c * c + 4.0 * t * b * m)
+    # numerically stable root of t f^2 + (t m - S - B) f - B m = 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f_pos = np.where(
+            c <= 0, (-c + d) / (2.0 * t), (2.0 * b * m) / np.where(c + d > 0, c + d, 1)
+        )
+    f = f_pos
+    f = np.where(s == 0, b / t, f)
+    f = np.where((b == 0) & (s > 0), np.where(m < s / t, s / t - m, 0.0), f)
+    return f
+
+
+def wstat(counts: np.ndarray, bkg_counts: np.ndarray, ts, tb, model_rate: np.ndarray) -> np.ndarray:
+    """Per-bin W-statistic (XSPEC ``cstat`` with a background spectrum).
+
+    Parameters
+    ----------
+    counts, bkg_counts : array_like
+        Source ``S`` and background ``B`` counts per bin.
+    ts, tb : float or array_like
+        Source and background "exposures" as defined in the module docstring.
+    model_rate : array_like
+        Source model rate ``m`` (counts/s) per bin.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``2 [ts m + (ts + tb) f - S ln(ts m + ts f) - B ln(tb f) - S (1 - ln S) - B (1 - ln B)]``
+        with ``f`` from :func:`wstat_background`, and XSPEC's closed forms when ``S = 0``
+        (``ts m - B ln(tb / (ts + tb))``) or ``B = 0`` (``-tb m - S ln(ts / (ts + tb))`` if
+        ``m < S / (ts + tb)``, else ``ts m + S (ln S - ln(ts m) - 1)``).
+    """
+    s = np.asarray(counts, dtype=float)
+    b = np.asarray(bkg_counts, dtype=float)
+    m = np.maximum(np.asarray(model_rate, dtype=float), 0.0)
+    ts = np.asarray(ts, dtype=float)
+    tb = np.asarray(tb, dtype=float)
+    t = ts + tb
+    f = wstat_background(s, b, ts, tb, m)
+    general = (
+        ts * m
+        + t * f
+        - _xlogy(s, np.maximum(ts * m + ts * f, _TINY))
+        - _xlogy(b, np.maximum(tb * f, _TINY))
+        - s * (1.0 - np.log(np.where(s > 0, s, 1.0)))
+        - b * (1.0 - np.log(np.where(b > 0, b, 1.0)))
+    )
+    s_zero = ts * m - b * np.log(tb / t)
+    b_zero_low = -tb * m - _xlogy(s, ts / t)
+    b_zero_high = ts * m + _xlogy(s, s) - _xlogy(s, np.maximum(ts * m, _TINY)) - s
+    b_zero = np.where(m < s / t, b_zero_low, b_zero_high)
+    w = np.where(s == 0, s_zero, np.where(b == 0, b_zero, general))
+    return 2.0 * w
+
+
+def chi2_data(
+    counts: np.ndarray,
+    model_rate: np.ndarray,
+    ts,
+    bkg_counts: np.ndarray | None = None,
+    tb=None,
+    stat_err: np.ndarray | None = None,
+    bkg_stat_err: np.ndarray | None = None,
+) -> np.ndarray:
+    """Per-bin chi-squared with the data variance (XSPEC ``chi``, ``weight standard``).
+
+    The data rate is ``S/ts - B/tb``, its variance ``S/ts^2 + B/tb^2`` (or STAT_ERR when
+    given, in counts).  Bins with zero variance use a variance of one count (XSPEC would
+    warn; chi-squared is not meaningful for such bins -- use ``cstat``).
+    """
+    s = np.asarray(counts, dtype=float)
+    m = np.asarray(model_rate, dtype=float)
+    var_s = (stat_err**2 if stat_err is not None else s) / ts**2
+    rate = s / ts
+    if bkg_counts is not None:
+        b = np.asarray(bkg_counts, dtype=float)
+        rate = rate - b / tb
+        var_s = var_s + (bkg_stat_err**2 if bkg_stat_err is not None else b) / tb**2
+    var = np.where(var_s > 0, var_s, 1.0 / np.asarray(ts, dtype=float) ** 2)
+    if np.ndim(m) > np.ndim(rate):
+        rate = rate[..., None]
+        var = var[..., None]
+    return (rate - m) ** 2 / var
+
+
+def chi2_model(
+    counts: np.ndarray,
+    model_rate: np.ndarray,
+    ts,
+    bkg_counts: np.ndarray | None = None,
+    tb=None,
+) -> np.ndarray:
+    """Per-bin chi-squared with the model variance (XSPEC ``pchi``, Pearson).
+
+    Variance ``max(m, 0)/ts + B/tb^2``; bins where it vanishes contribute 0.
+    """
+    s = np.asarray(counts, dtype=float)
+    m = np.asarray(model_rate, dtype=float)
+    rate = s / ts
+    var_b = 0.0
+    if bkg_counts is not None:
+        b = np.asarray(bkg_counts, dtype=float)
+        rate = rate - b / tb
+        var_b = b / tb**2
+    if np.ndim(m) > np.ndim(rate):
+        rate = rate[..., None]
+        ts = np.asarray(ts)[..., None] if np.ndim(ts) else ts
+        var_b = np.asarray(var_b)[..., None] if np.ndim(var_b) else var_b
+    var = np.maximum(m, 0.0) / ts + var_b
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = (rate - m) ** 2 / var
+    return np.where(var > 0, out, 0.0)
+
+
+def statistic_per_bin(
+    name: str,
+    counts: np.ndarray,
+    model_rate: np.ndarray,
+    ts,
+    bkg_counts: np.ndarray | None = None,
+    tb=None,
+    stat_err: np.ndarray | None = None,
+) -> np.ndarray:
+    """Dispatch on a statistic name as XSPEC does.
+
+    ``cstat`` becomes the W-statistic when a background is given (``wstat`` requires one).
+    ``model_rate`` may have a trailing axis for several models at once.
+    """
+    name = name.lower()
+    extra = np.ndim(model_rate) > np.ndim(counts)
+
+    def col(x):
+        if x is None or not extra or np.ndim(x) == 0:
+            return x
+        return np.asarray(x)[..., None]
+
+    if name in ("cstat", "cash", "wstat"):
+        if bkg_counts is None:
+            if name == "wstat":
+                raise ValueError("wstat needs a background spectrum")
+            return cstat(col(counts), col(ts) * model_rate)
+        return wstat(col(counts), col(bkg_counts), col(ts), col(tb), model_rate)
+    if name == "chi":
+        return chi2_data(counts, model_rate, col(ts), bkg_counts, col(tb), stat_err)
+    if name == "pchi":
+        return chi2_model(counts, model_rate, ts, bkg_counts, tb)
+    raise ValueError(f"unknown statistic {name!r}; choose from {STATISTICS}")

@@ -1,0 +1,218 @@
+"""Step: fit grouped spectra (one ObsID, or all jointly) and write the result and plot data."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from astropy.table import Table
+
+from ..spectral.fit import FitResult, FitSetup
+from ..spectral.models import parse_model
+from ..spectral.ogip import Spectrum, read_spectrum
+
+log = logging.getLogger(__name__)
+
+#: Minimum counts per plotted bin (display only, like XSPEC ``setplot rebin``; fits use all groups).
+PLOT_MIN_COUNTS = 20
+
+
+def _as_list(value) -> list[str]:  # noqa: ANN001 (str or Snakemake file list)
+    return [str(value)] if isinstance(value, str | Path) else [str(v) for v in value]
+
+
+def build_setup(
+    spectra: list[Spectrum], settings: dict, obsids: list[str], joint: bool
+) -> FitSetup:
+    """A :class:`FitSetup` from the ``fit`` block of the workflow config."""
+    return FitSetup(
+        spectra=spectra,
+        model=settings["model"],
+        start=dict(settings.get("start", {})),
+        frozen=list(settings.get("frozen", [])),
+        tied=list(settings.get("tied", [])) if joint else None,
+        statistic=settings.get("statistic", "cstat"),
+        ignore=settings.get("ignore", "**-0.3 7.0-**"),
+        abund=settings.get("abund", "wilm"),
+        xsect=settings.get("xsect", "vern"),
+        flux_band=tuple(settings.get("flux_band", (0.3, 10.0))),
+        n_starts=int(settings.get("n_starts", 4)),
+        errors=bool(settings.get("errors", True)),
+        obsids=obsids,
+    )
+
+
+def run_fit(backend: str, setup: FitSetup) -> FitResult:
+    """Fit with the native fitter or, for the ``heasoft`` backend, with PyXspec."""
+    if backend == "heasoft":
+        from ..heasoft.xspec_fit import fit as fit_backend
+    else:
+        from ..spectral.fit import fit as fit_backend
+    return fit_backend(setup)
+
+
+def fit_observations(
+    backend: str,
+    spectra: Sequence[str] | str,
+    backgrounds: Sequence[str] | str,
+    rmfs: Sequence[str] | str,
+    arfs: Sequence[str] | str,
+    settings: dict,
+    json_out: str | Path,
+    table_out: str | Path,
+    plot_out: str | Path,
+) -> FitResult | None:
+    """Fit one or more grouped spectra; write JSON, ECSV and the plot table.
+
+    A single-ObsID fit that fails is recorded (``status: failed`` in the JSON, empty tables)
+    instead of raised, so that one bad spectrum never stops the others. A joint fit that fails
+    raises: there is nothing to fall back on.
+    """
+    paths = _as_list(spectra)
+    files = list(zip(paths, _as_list(backgrounds), _as_list(rmfs), _as_list(arfs), strict=True))
+    joint = len(files) > 1 or Path(json_out).name.startswith("joint")
+    loaded = [read_spectrum(p, rmf=r, arf=a, background=b) for p, b, r, a in files]
+    obsids = [s.obsid or Path(p).name[2:13] for s, p in zip(loaded, paths, strict=True)]
+    setup = build_setup(loaded, settings, obsids, joint)
+    log.info(
+        "fitting %s to %d spectra (%s): %s", setup.model, len(files), backend, " ".join(obsids)
+    )
+    try:
+        result = run_fit(backend, setup)
+    except Exception as err:
+        if joint:
+            raise
+        log.exception("fit of %s failed", obsids[0])
+        _write_failed(obsids[0], err, settings, json_out, table_out, plot_out)
+        return None
+    info = result.to_dict()
+    info.update(status="ok", obsid=obsids[0] if not joint else "joint", backend=backend)
+    Path(json_out).write_text(json.dumps(info, indent=1, default=float) + "\n")
+    result.to_ecsv(table_out)
+    plot_table(result, setup).write(plot_out, format="ascii.ecsv", overwrite=True)
+    for row in result.table():
+        log.info(
+            "%s %s.%s = %.5g [%.5g, %.5g]",
+            row["obsid"],
+            row["component"],
+            row["parameter"],
+            row["value"],
+            row["err_lo"],
+            row["err_hi"],
+        )
+    log.info("%s = %.2f for %d dof", result.statistic, result.stat, result.dof)
+    return result
+
+
+def _write_failed(obsid, err, settings, json_out, table_out, plot_out) -> None:  # noqa: ANN001
+    message = f"{type(err).__name__}: {err}"
+    Path(json_out).write_text(
+        json.dumps({"obsid": obsid, "status": "failed", "message": message}, indent=1) + "\n"
+    )
+    Table(
+        names=(
+            "obsid",
+            "group",
+            "index",
+            "component",
+            "parameter",
+            "unit",
+            "value",
+            "err_lo",
+            "err_hi",
+            "frozen",
+            "tied_to",
+        ),
+        dtype=("U32", int, int, "U24", "U24", "U24", float, float, float, bool, "U24"),
+    ).write(table_out, format="ascii.ecsv", overwrite=True)
+    Table(
+        names=("obsid", "e_lo", "e_hi", "rate", "rate_err", "model"),
+        dtype=("U11", float, float, float, float, float),
+    ).write(plot_out, format="ascii.ecsv", overwrite=True)
+
+
+def group_values(result: FitResult, group: int) -> np.ndarray:
+    """Best-fit parameter values of one data group, in XSPEC order."""
+    rows = sorted((p for p in result.parameters if p.group == group), key=lambda p: p.index)
+    return np.array([p.value for p in rows])
+
+
+def plot_table(result: FitResult, setup: FitSetup) -> Table:
+    """Background-subtracted rates and the folded best-fit model per plotted bin (counts/s/keV).
+
+    Groups are merged for display until each plotted bin has at least ``PLOT_MIN_COUNTS``
+    counts, as XSPEC's ``setplot rebin`` does; the model is folded through each spectrum's own
+    response with the parameters of its data group.
+    """
+    model = parse_model(setup.model) if isinstance(setup.model, str) else setup.model
+    columns: dict[str, list] = {
+        k: [] for k in ("obsid", "e_lo", "e_hi", "rate", "rate_err", "model")
+    }
+    for group, (spectrum, obsid) in enumerate(zip(setup.spectra, setup.obsids, strict=True), 1):
+        spectrum = spectrum.copy()
+        if setup.ignore:
+            spectrum.ignore(setup.ignore)
+        spectrum.ignore("bad")
+        grouped = spectrum.grouped()
+        response = spectrum.response
+        flux = model.evaluate(
+            response.energy_edges, group_values(result, group), abund=setup.abund, xsect=setup.xsect
+        )
+        per_channel = response.fold(flux) * spectrum.areascal
+        matrix = grouped.group_matrix()
+        model_counts = (matrix @ per_channel) * spectrum.exposure
+        counts = grouped.counts
+        background = np.zeros_like(counts)
+        scale = np.zeros_like(counts)
+        if spectrum.background is not None:
+            bkg = spectrum.background
+            bkg_grouped = matrix @ (bkg.counts * spectrum.good_channels())
+            bkg_backscal = matrix @ (bkg.backscal * spectrum.good_channels())
+            src_backscal = matrix @ (spectrum.backscal * spectrum.good_channels())
+            ratio = np.divide(
+                src_backscal, bkg_backscal, out=np.zeros_like(counts), where=bkg_backscal > 0
+            )
+            scale = ratio * spectrum.exposure / bkg.exposure
+            background = bkg_grouped
+        keep = np.flatnonzero(grouped.mask)
+        bins = _display_bins(counts[keep], PLOT_MIN_COUNTS)
+        for members in bins:
+            index = keep[members]
+            e_lo, e_hi = grouped.e_min[index].min(), grouped.e_max[index].max()
+            width = e_hi - e_lo
+            total = counts[index].sum()
+            bkg_scaled = (scale[index] * background[index]).sum()
+            variance = total + (scale[index] ** 2 * background[index]).sum()
+            columns["obsid"].append(obsid)
+            columns["e_lo"].append(e_lo)
+            columns["e_hi"].append(e_hi)
+            columns["rate"].append((total - bkg_scaled) / spectrum.exposure / width)
+            columns["rate_err"].append(np.sqrt(max(variance, 1.0)) / spectrum.exposure / width)
+            columns["model"].append(model_counts[index].sum() / spectrum.exposure / width)
+    table = Table(columns)
+    for name in ("e_lo", "e_hi"):
+        table[name].unit = "keV"
+    for name in ("rate", "rate_err", "model"):
+        table[name].unit = "1 / (keV s)"
+    table.meta["min_counts_per_bin"] = PLOT_MIN_COUNTS
+    return table
+
+
+def _display_bins(counts: np.ndarray, min_counts: float) -> list[np.ndarray]:
+    """Consecutive runs of indices with at least ``min_counts`` counts (last run merged back)."""
+    bins, current, total = [], [], 0.0
+    for i, c in enumerate(counts):
+        current.append(i)
+        total += c
+        if total >= min_counts:
+            bins.append(np.array(current))
+            current, total = [], 0.0
+    if current:
+        if bins:
+            bins[-1] = np.concatenate([bins[-1], current])
+        else:
+            bins.append(np.array(current))
+    return bins

@@ -1,0 +1,82 @@
+"""Step: make one ObsID's level-2 files available and verified, or record why they are not."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from astropy.io import fits
+
+from .. import naming
+
+log = logging.getLogger(__name__)
+
+
+class StagingError(RuntimeError):
+    """An ObsID's files are missing, incomplete or unreadable."""
+
+
+def required_files(obsid: str, mode: str) -> dict[str, str]:
+    """Files inside an ObsID directory that XRT processing needs (relative paths)."""
+    return {
+        "event_file": naming.archive_event(obsid, mode),
+        "attitude_file": naming.archive_attitude(obsid, "pat"),
+        "hk_file": naming.archive_hk_header(obsid),
+    }
+
+
+def check_fits(path: Path, obsid: str) -> None:
+    """Raise :class:`StagingError` unless ``path`` is a complete, readable FITS file."""
+    if not path.exists():
+        raise StagingError(f"ObsID {obsid}: {path} is missing")
+    try:
+        with fits.open(path, checksum=True) as hdul:
+            for hdu in hdul:
+                _ = hdu.data  # reads every HDU: a truncated file fails here
+    except Exception as err:  # astropy raises several types for damaged files
+        raise StagingError(f"ObsID {obsid}: {path} is not a readable FITS file ({err})") from err
+
+
+def stage_observation(
+    obsid: str, archive: dict, mode: str, start_time_mjd: float, output: str | Path
+) -> dict:
+    """Find (local archive) or download (HEASARC/AWS) the ObsID's files; write ``stage.json``.
+
+    Never raises for a bad ObsID: the failure goes into the JSON (``status: failed``) so that the
+    other ObsIDs carry on and the status table says what went wrong.
+    """
+    root = Path(archive["path"])
+    info: dict = {"obsid": obsid, "source": archive["source"], "status": "ok", "message": ""}
+    try:
+        if archive["source"] != "local":
+            from ..download import download_observation
+
+            download_observation(
+                obsid,
+                start_time_mjd,
+                root,
+                source=archive["source"],
+                base_url=archive.get("url"),
+                progress=False,
+            )
+        obs_dir = root / obsid
+        if not obs_dir.is_dir():
+            raise StagingError(f"ObsID {obsid}: no directory {obs_dir} in the archive")
+        info["obs_dir"] = str(obs_dir.resolve())
+        for key, relative in required_files(obsid, mode).items():
+            path = obs_dir / relative
+            if key == "attitude_file" and not path.exists():
+                # The pipeline picks the attitude file from ATTFLAG; any of them will do to stage.
+                alternatives = sorted(obs_dir.glob(f"auxil/sw{obsid}?at.fits*"))
+                path = alternatives[0] if alternatives else path
+            check_fits(path, obsid)
+            info[key] = str(path.resolve())
+    except Exception as err:  # one bad ObsID must not stop the others
+        log.error("%s", err)
+        info["status"] = "failed"
+        info["message"] = str(err)
+    else:
+        log.info("ObsID %s staged from %s", obsid, info["obs_dir"])
+    Path(output).write_text(json.dumps(info, indent=2) + "\n")
+    return info

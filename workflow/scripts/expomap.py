@@ -1,0 +1,13 @@
+from xrtflow.logs import script_log
+from xrtflow.steps.processing import run_expomap
+
+with script_log(snakemake):
+    run_expomap(
+        snakemake.params.backend,
+        snakemake.wildcards.obsid,
+        snakemake.input.events,
+        snakemake.input.stage,
+        snakemake.params.config,
+        snakemake.output[0],
+        snakemake.log[0],
+    )

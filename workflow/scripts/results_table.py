@@ -1,0 +1,11 @@
+from xrtflow.logs import script_log
+from xrtflow.steps.tables import results_table
+
+with script_log(snakemake):
+    results_table(
+        snakemake.input.joint,
+        list(snakemake.input.single),
+        snakemake.input.selection,
+        snakemake.output.ecsv,
+        snakemake.output.csv,
+    )

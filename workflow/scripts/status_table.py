@@ -1,0 +1,11 @@
+from xrtflow.logs import script_log
+from xrtflow.steps.tables import status_table
+
+with script_log(snakemake):
+    status_table(
+        snakemake.input.selection,
+        list(snakemake.input.stage),
+        list(snakemake.input.pipeline),
+        list(snakemake.input.fits),
+        snakemake.output[0],
+    )
