@@ -97,7 +97,9 @@ def test_resolve_target_offline_error(monkeypatch):
         raise NameResolveError("Unable to find coordinates for name 'T Pyx' (URLError)")
 
     monkeypatch.setattr(SkyCoord, "from_name", offline)
-    with pytest.raises(network.ResolveError, match="could not resolve 'T Pyx': no network\\?") as exc:
+    with pytest.raises(
+        network.ResolveError, match="could not resolve 'T Pyx': no network\\?"
+    ) as exc:
         network.resolve_target("T Pyx")
     assert "give ra/dec in config" in str(exc.value)
 
@@ -280,5 +282,7 @@ def test_fetch_file_verification_failure_never_leaves_final_file(srv, catalog, t
         raise ValueError("nope")
 
     with pytest.raises(network.DownloadError, match="verification failed: nope"):
-        network.fetch_file(url, tmp_path / "f.gz", obsid="00031940003", verify=reject, retries=1, backoff=0)
+        network.fetch_file(
+            url, tmp_path / "f.gz", obsid="00031940003", verify=reject, retries=1, backoff=0
+        )
     assert list(tmp_path.iterdir()) == []

@@ -93,6 +93,7 @@ def _check_fits(path: Path, data_size: int) -> None:
         warnings.simplefilter("always", AstropyUserWarning)
         try:
             with fits.open(path, checksum=True, lazy_load_hdus=False, memmap=False) as hdul:
+                end = 0
                 for i, hdu in enumerate(hdul):
                     info = hdu.fileinfo()
                     end = info["datLoc"] + info["datSpan"]
@@ -104,10 +105,26 @@ def _check_fits(path: Path, data_size: int) -> None:
             raise
         except Exception as err:
             raise CorruptFileError(f"{path.name}: not a readable FITS file ({err})") from err
+    if end < data_size and _has_nonzero_tail(path, end):
+        # astropy silently drops an HDU whose data are cut short: bytes after the last HDU betray it
+        raise CorruptFileError(
+            f"{path.name}: {data_size - end} bytes after the last complete HDU (truncated HDU?)"
+        )
     for w in caught:
         msg = str(w.message).lower()
         if "checksum" in msg or "datasum" in msg or "truncated" in msg:
             raise CorruptFileError(f"{path.name}: {w.message}")
+
+
+def _has_nonzero_tail(path: Path, offset: int) -> bool:
+    with open(path, "rb") as fh:
+        opener = gzip.open if fh.read(2) == b"\x1f\x8b" else open
+    with opener(path, "rb") as fh:
+        fh.seek(offset)
+        while block := fh.read(1 << 20):
+            if block.strip(b"\0"):
+                return True
+    return False
 
 
 def verify_file(path: str | os.PathLike, expected_size: int | None = None) -> None:

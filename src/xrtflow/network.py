@@ -109,6 +109,52 @@ class DownloadError(NetworkError):
 
 
 # --- target resolution ---------------------------------------------------------------------------
+class NetworkUnavailable(NetworkError):
+    """The configuration needs a service that cannot be reached (raised before any job runs)."""
+
+
+def _host_port(url: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    return parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def check_network(archive: dict, *, timeout: float = 5.0) -> None:
+    """Check that the services a configuration needs answer at all (a TCP connection).
+
+    Parameters
+    ----------
+    archive : dict
+        The ``archive`` block of the workflow config.
+    timeout : float
+        Seconds to wait for each connection.
+
+    Raises
+    ------
+    NetworkUnavailable
+        Naming the service, the host and what to do instead.
+    """
+    import socket
+
+    needed = {"HEASARC catalog service": archive.get("heasarc_url") or DEFAULT_HEASARC_URL}
+    if archive.get("source") == "aws":
+        needed["AWS S3 archive"] = AWS_HTTPS_URL
+    elif archive.get("source") == "heasarc":
+        needed["HEASARC archive"] = archive.get("url") or HEASARC_ARCHIVE_URL
+    for what, url in needed.items():
+        host, port = _host_port(url)
+        try:
+            with socket.create_connection((host, port), timeout=timeout):
+                pass
+        except OSError as err:
+            raise NetworkUnavailable(
+                f"this configuration needs the network ({what}: {url}) but {host}:{port} "
+                f"cannot be reached ({err}). Run where the network is available, or work "
+                "offline: give ra/dec for each target, archive.catalog (a local swiftmastr "
+                "table) and archive.source: local with archive.path (see config/demo.yaml; "
+                "`make demo` runs the simulated offline archive)."
+            ) from err
+
+
 def resolve_target(
     name: str | None = None,
     *,

@@ -152,7 +152,9 @@ def locate_rmf(respfile: str, search_dirs: list[Path], caldb: str | None) -> Pat
         tried.append(str(cand))
         if cand.is_file():
             return cand
-    raise FileNotFoundError(f"RMF {name!r} (RESPFILE of the source spectrum) not found; tried: {tried}")
+    raise FileNotFoundError(
+        f"RMF {name!r} (RESPFILE of the source spectrum) not found; tried: {tried}"
+    )
 
 
 def _spectrum_hdu(hdul: fits.HDUList) -> fits.BinTableHDU:
@@ -298,4 +300,3 @@ def group(
         backfile=resolved["BACKFILE"],
     )
     return outfile
-

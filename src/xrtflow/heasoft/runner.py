@@ -233,9 +233,7 @@ def build_args(task: str, params: Mapping[str, object]) -> list[str]:
     return args
 
 
-def task_environment(
-    pfiles_dir: Path, env: Mapping[str, str] | None = None
-) -> dict[str, str]:
+def task_environment(pfiles_dir: Path, env: Mapping[str, str] | None = None) -> dict[str, str]:
     """Environment for one task run with a private ``PFILES`` and no prompting.
 
     Parameters

@@ -405,4 +405,3 @@ def corrected_lightcurve(outdir: Path, obsid: str, mode: str = "PC") -> Path | N
     """The ``xrtlccorr`` output ``<stem>sr_corr.lc`` when ``correctlc=yes`` made one."""
     path = Path(outdir) / f"{naming.stem(obsid, mode)}sr_corr.lc"
     return path if path.is_file() else None
-

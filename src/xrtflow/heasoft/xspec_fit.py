@@ -337,7 +337,8 @@ def fit(setup: FitSetup, *, chatter: int = 0, n_iterations: int = 1000) -> FitRe
         spec.response = files["rmf"]
         if files["arf"]:
             spec.response.arf = files["arf"]
-        spec.background = files["background"] if files["background"] else None
+        if files["background"]:
+            spec.background = files["background"]
         if p.ignore:
             spec.ignore(p.ignore)
     if setup.ignore_bad:
@@ -397,6 +398,13 @@ def fit(setup: FitSetup, *, chatter: int = 0, n_iterations: int = 1000) -> FitRe
                     free_index=None,
                 )
             )
+
+    # parameters tied to another group share that group's interval (as in the native table)
+    by_key = {f"{r.group}:{r.index}": r for r in results}
+    for r in results:
+        owner = by_key.get(r.tied_to)
+        if owner is not None:
+            r.err_lo, r.err_hi = owner.err_lo, owner.err_hi
 
     fluxes = _fluxes(xspec, p)
     goodness = None

@@ -47,7 +47,14 @@ from .events import EventList
 from .expomap import REFERENCE_ENERGY_KEV, AttitudePositions
 from .regions import region_pixel_mask, region_radii_arcmin
 
-__all__ = ["read_arf", "offaxis_angles", "psf_fraction", "bad_pixel_correction", "make_arf", "write_arf"]
+__all__ = [
+    "read_arf",
+    "offaxis_angles",
+    "psf_fraction",
+    "bad_pixel_correction",
+    "make_arf",
+    "write_arf",
+]
 
 
 def read_arf(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -211,5 +218,5 @@ def write_arf(
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     primary = fits.PrimaryHDU(header=events.copy_keywords(fits.Header()))
-    fits.HDUList([primary, hdu]).writeto(path, overwrite=True, checksum=True)
+    fits.HDUList([primary, hdu]).writeto(path, overwrite=True)
     return path

@@ -120,9 +120,9 @@ def bin_attitude(
     r = r[0] + (r - r[0] + 180.0) % 360.0 - 180.0
     tol, rtol = float(tolerance_pix), float(roll_tolerance_deg)
     while True:
-        keys = np.column_stack(
-            [np.round(px / tol), np.round(py / tol), np.round(r / rtol)]
-        ).astype(np.int64)
+        keys = np.column_stack([np.round(px / tol), np.round(py / tol), np.round(r / rtol)]).astype(
+            np.int64
+        )
         uniq, inverse = np.unique(keys, axis=0, return_inverse=True)
         if len(uniq) <= max_positions:
             break
@@ -153,7 +153,9 @@ def instrument_map(
         rawx = np.asarray(badpix[badpix.dtype.names[names.index("RAWX")]], int)
         rawy = np.asarray(badpix[badpix.dtype.names[names.index("RAWY")]], int)
         if "XYEXTENT" in names:
-            ext = np.maximum(np.asarray(badpix[badpix.dtype.names[names.index("XYEXTENT")]], int), 1)
+            ext = np.maximum(
+                np.asarray(badpix[badpix.dtype.names[names.index("XYEXTENT")]], int), 1
+            )
         else:
             ext = np.ones_like(rawx)
         # expand each segment to its pixels without a Python loop
@@ -229,5 +231,5 @@ def write_exposure_map(
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     hdu = fits.PrimaryHDU(data=image.astype(np.float32), header=header)
-    hdu.writeto(path, overwrite=True, checksum=True)
+    hdu.writeto(path, overwrite=True)
     return path

@@ -100,10 +100,24 @@ def group_spectrum(
     skip = {"TTYPE", "TFORM", "TUNIT", "TLMIN", "TLMAX", "TDISP", "TNULL", "TSCAL", "TZERO"}
     for card in spec.header.cards:
         key = card.keyword
-        if key in new.header and key in ("XTENSION", "BITPIX", "NAXIS", "NAXIS1", "NAXIS2",
-                                         "PCOUNT", "GCOUNT", "TFIELDS", "EXTNAME"):
+        if key in new.header and key in (
+            "XTENSION",
+            "BITPIX",
+            "NAXIS",
+            "NAXIS1",
+            "NAXIS2",
+            "PCOUNT",
+            "GCOUNT",
+            "TFIELDS",
+            "EXTNAME",
+        ):
             continue
-        if key.rstrip("0123456789") in skip or key in ("QUALITY", "GROUPING", "CHECKSUM", "DATASUM"):
+        if key.rstrip("0123456789") in skip or key in (
+            "QUALITY",
+            "GROUPING",
+            "CHECKSUM",
+            "DATASUM",
+        ):
             continue
         if key in ("COMMENT", "HISTORY"):
             new.header.add_history(str(card.value)) if key == "HISTORY" else new.header.add_comment(
@@ -122,5 +136,5 @@ def group_spectrum(
     new.header.add_history(f"xrtflow.products.grouping: grouptype=min groupscale={minimum:g}")
     hdul[hdul.index_of("SPECTRUM")] = new
     outfile.parent.mkdir(parents=True, exist_ok=True)
-    hdul.writeto(outfile, overwrite=True, checksum=True)
+    hdul.writeto(outfile, overwrite=True)
     return outfile

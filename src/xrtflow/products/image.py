@@ -25,9 +25,7 @@ def counts_image(events: EventList, pilow: int = 30, pihigh: int = 1000) -> np.n
     return np.bincount(flat, minlength=nx * ny).reshape(ny, nx).astype(np.int32)
 
 
-def write_image(
-    path: str | Path, events: EventList, pilow: int = 30, pihigh: int = 1000
-) -> Path:
+def write_image(path: str | Path, events: EventList, pilow: int = 30, pihigh: int = 1000) -> Path:
     """Write the counts image (primary HDU, int32) with the sky WCS and observation keywords."""
     image = counts_image(events, pilow, pihigh)
     header = wcs_header(events.wcs)
@@ -45,9 +43,7 @@ def write_image(
     header["CREATOR"] = "xrtflow.products.image"
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fits.HDUList([fits.PrimaryHDU(image, header), gti_hdu(events)]).writeto(
-        path, overwrite=True, checksum=True
-    )
+    fits.HDUList([fits.PrimaryHDU(image, header), gti_hdu(events)]).writeto(path, overwrite=True)
     return path
 
 

@@ -104,7 +104,7 @@ def write_light_curve(
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fits.HDUList([fits.PrimaryHDU(header=_primary(events)), hdu, gti_hdu(events)]).writeto(
-        path, overwrite=True, checksum=True
+        path, overwrite=True
     )
     return path
 

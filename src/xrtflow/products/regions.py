@@ -12,7 +12,7 @@ from pathlib import Path
 
 import astropy.units as u
 import numpy as np
-from astropy.coordinates import SkyCoord
+from astropy.coordinates import FK5, SkyCoord
 from astropy.wcs import WCS
 from regions import (
     CircleAnnulusSkyRegion,
@@ -60,7 +60,7 @@ def write_regions(
         raise ValueError("source radius must be positive")
     if not 0 <= bkg_inner_arcsec < bkg_outer_arcsec:
         raise ValueError("background annulus needs 0 <= inner < outer radius")
-    center = SkyCoord(target.icrs.ra, target.icrs.dec, frame="fk5", equinox="J2000")
+    center = target.transform_to(FK5(equinox="J2000"))
     src = CircleSkyRegion(center=center, radius=float(src_radius_arcsec) * u.arcsec)
     bkg = CircleAnnulusSkyRegion(
         center=center,

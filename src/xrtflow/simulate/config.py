@@ -20,7 +20,7 @@ T_PYX_TARGET_ID = 31940
 #: (L39/D10^2), brems kT (keV), brems norm. The norms give ~0.5 (bb) + ~0.2 (brems) count/s in
 #: 0.3-7 keV through the synthetic on-axis response.
 DEFAULT_PARAMETERS = MappingProxyType(
-    {"nH": 0.136, "bb_kT": 0.047, "bb_norm": 4.0e-2, "brems_kT": 1.43, "brems_norm": 2.0e-3}
+    {"nH": 0.136, "bb_kT": 0.047, "bb_norm": 6.0e-3, "brems_kT": 1.43, "brems_norm": 2.8e-3}
 )
 
 #: PC-mode grade distribution used for source and background events (grades 0..12).

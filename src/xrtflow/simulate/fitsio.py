@@ -24,15 +24,24 @@ def finalize(hdul: fits.HDUList, date: str, creator: str = "xrtflow.simulate") -
     for hdu in hdul:
         hdu.header["CREATOR"] = (creator, "Program that created this file")
         hdu.header["ORIGIN"] = ("xrtflow", "Simulated by the xrtflow demo generator")
-        hdu.header["DATE"] = (date, "File creation date (from the simulated data)")
-    for hdu in hdul:
-        hdu.add_checksum(when=f"HDU checksum updated {date}")
+        hdu.header["DATE"] = (date, "Creation date (from the simulated data)")
 
 
-def to_bytes(hdul: fits.HDUList) -> bytes:
+def to_bytes(hdul: fits.HDUList, date: str) -> bytes:
+    """Serialise with checksums; comments carry ``date`` instead of the wall clock.
+
+    The list is written once, read back (so that e.g. variable-length-array heaps are in their
+    final layout), checksummed and written again.
+    """
     buf = io.BytesIO()
     hdul.writeto(buf, output_verify="exception", checksum=False)
-    return buf.getvalue()
+    buf.seek(0)
+    with fits.open(buf) as again:
+        for hdu in again:
+            hdu.add_checksum(when=f"HDU checksum updated {date}")
+        out = io.BytesIO()
+        again.writeto(out, output_verify="exception", checksum=False)
+    return out.getvalue()
 
 
 def write_fits(hdul: fits.HDUList, path: str | os.PathLike, date: str, compress: bool | None = None) -> Path:
@@ -43,7 +52,7 @@ def write_fits(hdul: fits.HDUList, path: str | os.PathLike, date: str, compress:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     finalize(hdul, date)
-    data = to_bytes(hdul)
+    data = to_bytes(hdul, date)
     if compress is None:
         compress = path.suffix == ".gz"
     if compress:

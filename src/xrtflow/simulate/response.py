@@ -310,7 +310,7 @@ def write_arf(response: SyntheticResponse, path: str | Path, rmf_name: str = RMF
     h["HDUCLAS2"] = ("SPECRESP", "Effective area data is stored")
     h["HDUVERS"] = ("1.1.0", "Version of format (OGIP memo CAL/GEN/92-002a)")
     h["RESPFILE"] = (rmf_name, "RMF file defining the energy grid")
-    h["ARFVERS"] = ("ONAXIS", "Full-PSF on-axis area, no vignetting or PSF loss")
+    h["ARFVERS"] = ("ONAXIS", "On-axis area, full PSF, no vignetting")
     _cal_keywords(h, "SPECRESP", _COMMON_CBD, "SIMULATED xrtflow demo on-axis ARF", "CPF")
     return write_fits(fits.HDUList([_primary(), arf]), path, CALDB_DATE)
 
@@ -329,7 +329,7 @@ def write_psf_file(
     _mission_keywords(h)
     h["FILENAME"] = (Path(path).name, "File name")
     h["CONTENT"] = ("XRT PSF Coefficients", "File content")
-    h["COEFSRC"] = (coefficients.source[:68], "Origin of the coefficient values")
+    h["COEFSRC"] = coefficients.source[:68]
     for line in (
         "The PSF is described by a King + Gauss profile:",
         "  PSF = P0 * Gauss(sigma=P1) + (1 - P0) * King(rc=P2, beta=P3)",
@@ -357,7 +357,7 @@ def write_vignetting_file(
     h["FILENAME"] = (Path(path).name, "File name")
     h["CONTENT"] = ("Vignetting", "Vignetting coefficients")
     h["HDUCLASS"] = ("OGIP", "Format conforms to OGIP standard")
-    h["COEFSRC"] = (c.source[:68], "Origin of the coefficient values")
+    h["COEFSRC"] = c.source[:68]
     h["COMMENT"] = "V(E, theta) = 1 - (PAR0 * PAR1**E + PAR2) * theta**2, theta in arcmin"
     _cal_keywords(h, "VIGNET", (), "XRT vignetting coefficients (xrtflow copy)", "BCF")
     return write_fits(fits.HDUList([_primary(), hdu]), path, CALDB_DATE)

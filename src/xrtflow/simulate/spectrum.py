@@ -38,7 +38,8 @@ class PhotonFlux:
 
     def __call__(self, energy_edges_keV: np.ndarray) -> np.ndarray:
         edges = np.asarray(energy_edges_keV, dtype=float)
-        flux = np.asarray(self.function(edges), dtype=float)
+        with np.errstate(all="ignore"):
+            flux = np.asarray(self.function(edges), dtype=float)
         if flux.shape != (edges.size - 1,):
             raise ValueError(f"photon_flux returned shape {flux.shape}, expected ({edges.size - 1},)")
         return np.where(np.isfinite(flux) & (flux > 0), flux, 0.0)
@@ -116,7 +117,8 @@ def model_photon_flux(expression: str, values: Sequence[float], abund: str = "wi
         model = parse_model(expression)
 
         def f(edges: np.ndarray) -> np.ndarray:
-            return np.asarray(model.evaluate(edges, values, abund=abund, xsect=xsect), dtype=float)
+            with np.errstate(all="ignore"):  # the 0-keV edge of the response grid
+                return np.asarray(model.evaluate(edges, values, abund=abund, xsect=xsect), dtype=float)
 
         return PhotonFlux(f, desc, exact=True)
     if _normalise_expression(expression) not in {"tbabs*(bb+brems)", "tbabs*(bbody+bremss)"}:

@@ -1,0 +1,154 @@
+"""``xrtflow fit``: fit one or more OGIP spectra jointly (native iminuit or PyXspec backend)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+__all__ = ["add_parser", "run", "parse_assignments", "parse_list"]
+
+
+def parse_assignments(text: str | None) -> dict[str, float]:
+    """Parse ``"1=0.1,2=2"`` (or ``"nH=0.1 kT=2"``) into ``{"1": 0.1, "2": 2.0}``."""
+    out: dict[str, float] = {}
+    if not text:
+        return out
+    for item in text.replace(",", " ").split():
+        if "=" not in item:
+            raise argparse.ArgumentTypeError(f"expected PAR=VALUE, got {item!r}")
+        key, value = item.split("=", 1)
+        out[key.strip()] = float(value)
+    return out
+
+
+def parse_list(values: list[str] | None) -> list[str]:
+    """Flatten repeated/comma-separated parameter lists (``--freeze 1 --freeze 2,3``)."""
+    out: list[str] = []
+    for v in values or []:
+        out.extend(x for x in v.replace(",", " ").split() if x)
+    return out
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Register the ``fit`` sub-command."""
+    p = subparsers.add_parser(
+        "fit",
+        help="fit OGIP spectra with an XSPEC model expression",
+        description=(
+            "Fit one or more spectra jointly (one data group each). Parameters are tied across "
+            "spectra like XSPEC unless --tie lists the ones to tie (others free per spectrum)."
+        ),
+    )
+    p.add_argument("spectra", nargs="+", type=Path, help="PHA files")
+    p.add_argument("--model", "-m", required=True, help='e.g. "tbabs*powerlaw"')
+    p.add_argument("--rmf", action="append", type=Path, help="RMF, one per spectrum or one for all")
+    p.add_argument("--arf", action="append", type=Path, help="ARF, one per spectrum or one for all")
+    p.add_argument(
+        "--background", action="append", type=Path, help="background PHA, one per spectrum"
+    )
+    p.add_argument("--start", help='start values, e.g. "1=0.1,2=2"')
+    p.add_argument("--freeze", action="append", help="parameters to freeze (index or name)")
+    p.add_argument("--thaw", action="append", help="parameters to thaw")
+    p.add_argument(
+        "--tie",
+        help=(
+            'parameters tied across spectra, e.g. "1" or "nH"; "all" (default) or "none" '
+            "(everything free per spectrum)"
+        ),
+    )
+    p.add_argument("--statistic", default="cstat", choices=["cstat", "chi", "pchi"])
+    p.add_argument("--ignore", default="**-0.3 10.0-**", help="XSPEC ignore string in keV")
+    p.add_argument("--abund", default="wilm")
+    p.add_argument("--xsect", default="vern")
+    p.add_argument("--band", default="0.3,10.0", help="flux band in keV, e.g. 0.3,10")
+    p.add_argument("--n-starts", type=int, default=3)
+    p.add_argument("--no-errors", action="store_true", help="skip the 90%% intervals")
+    p.add_argument("--sims", type=int, default=0, help="simulations for goodness of fit")
+    p.add_argument("--backend", default="native", choices=["native", "xspec"])
+    p.add_argument("--json", type=Path, help="write the result as JSON")
+    p.add_argument("--ecsv", type=Path, help="write the result table as ECSV")
+    p.set_defaults(func=run)
+    return p
+
+
+def _per_spectrum(values, n: int, label: str) -> list:
+    if not values:
+        return [None] * n
+    if len(values) == 1:
+        return list(values) * n
+    if len(values) != n:
+        raise SystemExit(f"--{label} given {len(values)} times for {n} spectra")
+    return list(values)
+
+
+def build_setup(args):
+    """Read the spectra and build a :class:`~xrtflow.spectral.fit.FitSetup` from CLI args."""
+    from xrtflow.spectral.fit import FitSetup
+    from xrtflow.spectral.ogip import read_spectrum
+
+    n = len(args.spectra)
+    rmfs = _per_spectrum(args.rmf, n, "rmf")
+    arfs = _per_spectrum(args.arf, n, "arf")
+    bkgs = _per_spectrum(args.background, n, "background")
+    spectra = [
+        read_spectrum(pha, rmf=r, arf=a, background=b)
+        for pha, r, a, b in zip(args.spectra, rmfs, arfs, bkgs, strict=True)
+    ]
+    tie = (args.tie or "all").strip()
+    tied = None if tie.lower() == "all" else ([] if tie.lower() == "none" else parse_list([tie]))
+    lo, hi = (float(x) for x in args.band.split(","))
+    return FitSetup(
+        spectra=spectra,
+        model=args.model,
+        start=parse_assignments(args.start),
+        frozen=parse_list(args.freeze),
+        thawed=parse_list(args.thaw),
+        tied=tied,
+        statistic=args.statistic,
+        ignore=args.ignore,
+        abund=args.abund,
+        xsect=args.xsect,
+        flux_band=(lo, hi),
+        n_starts=args.n_starts,
+        errors=not args.no_errors,
+        n_sims=args.sims,
+    )
+
+
+def run(args) -> int:
+    """Run the fit and print/write the result."""
+    try:
+        setup = build_setup(args)
+    except FileNotFoundError as err:
+        print(f"xrtflow fit: {err}", file=sys.stderr)
+        return 2
+    if args.backend == "xspec":
+        try:
+            from xrtflow.heasoft.xspec_fit import fit as backend_fit
+        except ImportError as err:
+            print(
+                f"xrtflow fit: the xspec backend is unavailable ({err}); it needs HEASoft with "
+                "PyXspec (and xrtflow.heasoft.xspec_fit). Use --backend native.",
+                file=sys.stderr,
+            )
+            return 2
+    else:
+        from xrtflow.spectral.fit import fit as backend_fit
+    result = backend_fit(setup)
+    table = result.table()
+    table.pprint_all()
+    s = result.summary()
+    print(f"{s['statistic']} = {s['stat']:.4f} for {s['dof']} dof")
+    for f in s["fluxes"]:
+        print(
+            f"group {f['group']} ({f['obsid']}): flux {f['flux']:.4g} "
+            f"[{f['flux_lo']:.4g}, {f['flux_hi']:.4g}], unabsorbed {f['unabs_flux']:.4g} "
+            f"[{f['unabs_flux_lo']:.4g}, {f['unabs_flux_hi']:.4g}] erg/cm^2/s "
+            f"({s['flux_band_keV'][0]}-{s['flux_band_keV'][1]} keV)"
+        )
+    if args.json:
+        result.to_json(args.json)
+    if args.ecsv:
+        result.to_ecsv(args.ecsv)
+    return 0
