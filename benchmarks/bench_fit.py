@@ -68,7 +68,6 @@ def simulate(model, values, response: Response, exposure: float, rng) -> Spectru
     flux = np.nan_to_num(np.asarray(model.evaluate(edges, values), float))
     rate = response.fold(flux)
     counts = rng.poisson(np.maximum(rate, 0) * exposure)
-    n = response.n_channel
     return Spectrum(
         counts=counts,
         exposure=exposure,
@@ -86,8 +85,13 @@ def bench_one(response, rng) -> dict:
     spec = simulate(model, [0.3, 2.0, 1e-2], response, 5000.0, rng)
     t = time.perf_counter()
     res = fit(FitSetup([spec], model, start={1: 0.1, 2: 2, 3: 1e-3}))
-    return {"case": "a_one_spectrum", "seconds": time.perf_counter() - t, "n_free": 3,
-            "stat": res.stat, "dof": res.dof}
+    return {
+        "case": "a_one_spectrum",
+        "seconds": time.perf_counter() - t,
+        "n_free": 3,
+        "stat": res.stat,
+        "dof": res.dof,
+    }
 
 
 def bench_joint(response, rng, n_spec: int = 8) -> dict:
@@ -97,14 +101,23 @@ def bench_joint(response, rng, n_spec: int = 8) -> dict:
         truth = [0.14, 0.1 + 0.01 * k, 1e-3 * (1 + 0.1 * k), 1.4 + 0.1 * k, 3e-3]
         spectra.append(simulate(model, truth, response, 4000.0, rng))
     setup = FitSetup(
-        spectra, model, start={1: 0.1, 2: 0.1, 3: 1e-3, 4: 1.5, 5: 3e-3}, tied=["nH"],
-        n_starts=1, flux_samples=100,
+        spectra,
+        model,
+        start={1: 0.1, 2: 0.1, 3: 1e-3, 4: 1.5, 5: 3e-3},
+        tied=["nH"],
+        n_starts=1,
+        flux_samples=100,
     )
     t = time.perf_counter()
     res = fit(setup)
     n_free = sum(1 for p in res.parameters if not p.frozen and not p.tied_to)
-    return {"case": f"b_joint_{n_spec}_spectra", "seconds": time.perf_counter() - t,
-            "n_free": n_free, "stat": res.stat, "dof": res.dof}
+    return {
+        "case": f"b_joint_{n_spec}_spectra",
+        "seconds": time.perf_counter() - t,
+        "n_free": n_free,
+        "stat": res.stat,
+        "dof": res.dof,
+    }
 
 
 def bench_many(response, rng, n: int) -> dict:
@@ -114,8 +127,7 @@ def bench_many(response, rng, n: int) -> dict:
     for spec in spectra:
         fit(FitSetup([spec], model, start={1: 0.1, 2: 2, 3: 1e-3}, n_starts=1, flux_samples=0))
     dt = time.perf_counter() - t
-    return {"case": f"c_{n}_spectra_one_by_one", "seconds": dt, "n_free": 3,
-            "per_spectrum": dt / n}
+    return {"case": f"c_{n}_spectra_one_by_one", "seconds": dt, "n_free": 3, "per_spectrum": dt / n}
 
 
 def main(argv=None) -> int:
@@ -132,15 +144,19 @@ def main(argv=None) -> int:
     for r in rows:
         print(f"{r['case']:32s} {r['seconds']:8.2f} s")
     args.out.mkdir(parents=True, exist_ok=True)
-    meta = {"python": platform.python_version(), "machine": platform.machine(),
-            "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
-            "response": "real PC" if (SHARED / "data").exists() else "synthetic"}
+    meta = {
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+        "response": "real PC" if (SHARED / "data").exists() else "synthetic",
+    }
     (args.out / "bench_fit.json").write_text(json.dumps({"meta": meta, "results": rows}, indent=1))
     from astropy.table import Table
 
-    Table(rows=[(r["case"], r["seconds"], r["n_free"]) for r in rows],
-          names=("case", "seconds", "n_free")).write(
-        args.out / "bench_fit.ecsv", format="ascii.ecsv", overwrite=True)
+    Table(
+        rows=[(r["case"], r["seconds"], r["n_free"]) for r in rows],
+        names=("case", "seconds", "n_free"),
+    ).write(args.out / "bench_fit.ecsv", format="ascii.ecsv", overwrite=True)
     import matplotlib
 
     matplotlib.use("Agg")

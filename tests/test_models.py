@@ -13,8 +13,10 @@ from xrtflow.spectral.models import parse_model
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 REFERENCE = SHARED / "reference" / "xspec_models.csv"
 EDGES = np.geomspace(0.1, 12.0, 601)
-# columns that do not reach 0.5% yet (see the module README / report)
-KNOWN_OFF = {"tbabs_nh0.136_wilm", "tbabs_nh1_wilm", "tpyx_joint", "wabs_nh0.1"}
+# TBabs columns: TBabs 2.3 uses high-resolution tables near the O K, Fe L and Ne K edges that are
+# not tabulated here (data/xspec/README.md); outside these windows TBabs must match to 0.5%.
+TBABS_COLUMNS = {"tbabs_nh0.136_wilm", "tbabs_nh1_wilm", "tpyx_joint"}
+TBABS_EDGE_WINDOWS_KEV = ((0.48, 0.60), (0.69, 0.80), (0.85, 0.90))
 
 
 def _reference():
@@ -46,10 +48,60 @@ def test_against_xspec(name):
         edges, case["pars"], abund=case.get("abund", "angr"), xsect=case.get("xsect", "bcmc")
     )
     mask = col > 1e-6 * col.max()
+    if name in TBABS_COLUMNS:
+        lo, hi = edges[:-1], edges[1:]
+        for w_lo, w_hi in TBABS_EDGE_WINDOWS_KEV:
+            mask &= ~((lo < w_hi) & (hi > w_lo))
     rel = np.abs(value[mask] / col[mask] - 1.0)
-    if name in KNOWN_OFF:
-        pytest.xfail(f"{name}: max deviation {rel.max():.3g} (known, see report)")
     assert rel.max() < 5e-3
+
+
+@pytest.mark.xfail(reason="TBabs O K / Fe L / Ne K edge tables not tabulated", strict=False)
+@pytest.mark.parametrize("name", sorted(TBABS_COLUMNS))
+def test_tbabs_edge_windows(name):
+    cases, data, edges, columns = _reference()
+    i = [c["name"] for c in cases].index(name)
+    case = cases[i]
+    col = data[data.dtype.names[i + 2]]
+    value = parse_model(case["model"]).evaluate(edges, case["pars"], abund=case.get("abund"))
+    mask = col > 1e-6 * col.max()
+    assert np.abs(value[mask] / col[mask] - 1.0).max() < 5e-3
+
+
+def test_verner_cross_sections():
+    from xrtflow.spectral.absorption import verner_sigma
+
+    # phfit2 gives 6.3463 Mb for H at 13.6 eV; the O K edge of Verner & Yakovlev is at 538 eV
+    assert verner_sigma(1, np.array([13.6]))[0] == pytest.approx(6.3463e-18, rel=1e-4)
+    o = verner_sigma(8, np.array([537.9, 538.1]))
+    assert o[1] > 4 * o[0]
+    with pytest.raises(ValueError):
+        verner_sigma(9, np.array([1000.0]))
+
+
+def test_phabs_vern_close_to_bcmc():
+    from xrtflow.spectral.absorption import phabs_sigma
+
+    lo = EDGES[:-1]
+    vern = phabs_sigma(EDGES, "angr", "vern")
+    bcmc = phabs_sigma(EDGES, "angr", "bcmc")
+    # away from edges the two cross-section sets agree to a few per cent
+    away = np.ones(lo.size, bool)
+    for edge in (0.284, 0.41, 0.538, 0.71, 0.87, 1.07, 1.3, 1.56, 1.84, 2.47, 3.2, 4.04, 7.11):
+        away &= np.abs(lo / edge - 1) > 0.05
+    assert np.abs(vern[away] / bcmc[away] - 1).max() < 0.07
+    with pytest.raises(ValueError):
+        phabs_sigma(EDGES, "angr", "nope")
+
+
+def test_wabs_bin_average_across_edge():
+    from xrtflow.spectral.absorption import wabs_transmission
+
+    # a bin straddling the 0.532 keV edge is the average of the transmission on both sides
+    fine = np.linspace(0.52, 0.54, 20001)
+    t_fine = wabs_transmission(fine, 0.1)
+    coarse = wabs_transmission(np.array([0.52, 0.54]), 0.1)[0]
+    assert coarse == pytest.approx(t_fine.mean(), rel=1e-3)
 
 
 def test_parser_precedence_and_abbreviations():

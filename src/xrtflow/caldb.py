@@ -74,7 +74,9 @@ class Boundary:
             return False
         for part in have.split(","):
             part = part.strip()
-            rng = re.fullmatch(r"([-+]?[\d.]+(?:[eE][-+]?\d+)?)\s*-\s*([-+]?[\d.]+(?:[eE][-+]?\d+)?)", part)
+            rng = re.fullmatch(
+                r"([-+]?[\d.]+(?:[eE][-+]?\d+)?)\s*-\s*([-+]?[\d.]+(?:[eE][-+]?\d+)?)", part
+            )
             try:
                 if rng and float(rng.group(1)) <= x <= float(rng.group(2)):
                     return True
@@ -104,7 +106,10 @@ class Caldb:
     """
 
     def __init__(
-        self, root: str | os.PathLike | None = None, telescope: str = "SWIFT", instrument: str = "XRT"
+        self,
+        root: str | os.PathLike | None = None,
+        telescope: str = "SWIFT",
+        instrument: str = "XRT",
     ) -> None:
         if root is None:
             root = os.environ.get("CALDB")
@@ -126,7 +131,9 @@ class Caldb:
                     "CAL_FILE": str(r["CAL_FILE"]).strip(),
                     "CAL_CNAM": str(r["CAL_CNAM"]).strip().upper(),
                     "CAL_CBD": [
-                        b for b in (Boundary.parse(str(s)) for s in np.atleast_1d(r["CAL_CBD"])) if b
+                        b
+                        for b in (Boundary.parse(str(s)) for s in np.atleast_1d(r["CAL_CBD"]))
+                        if b
                     ],
                     "CAL_VSD": str(r["CAL_VSD"]).strip(),
                     "CAL_VST": str(r["CAL_VST"]).strip() or "00:00:00",
@@ -205,7 +212,11 @@ class Caldb:
     ) -> Path:
         """Response matrix (``CAL_CNAM='MATRIX'``) for a read-out mode and grade selection."""
         return self.query(
-            "MATRIX", date, DATAMODE=self._mode(datamode), GRADE=_grade_value(grades), XRTVSUB=xrtvsub
+            "MATRIX",
+            date,
+            DATAMODE=self._mode(datamode),
+            GRADE=_grade_value(grades),
+            XRTVSUB=xrtvsub,
         )
 
     def arf(
@@ -217,7 +228,11 @@ class Caldb:
     ) -> Path:
         """On-axis effective area (``CAL_CNAM='SPECRESP'``)."""
         return self.query(
-            "SPECRESP", date, DATAMODE=self._mode(datamode), GRADE=_grade_value(grades), XRTVSUB=xrtvsub
+            "SPECRESP",
+            date,
+            DATAMODE=self._mode(datamode),
+            GRADE=_grade_value(grades),
+            XRTVSUB=xrtvsub,
         )
 
     def psf(self, date: Time | str | None = None) -> Path:
@@ -233,4 +248,6 @@ class Caldb:
         try:
             return DATAMODES[datamode.strip().upper()]
         except KeyError:
-            raise CaldbError(f"unknown XRT data mode {datamode!r}; use one of {sorted(DATAMODES)}") from None
+            raise CaldbError(
+                f"unknown XRT data mode {datamode!r}; use one of {sorted(DATAMODES)}"
+            ) from None

@@ -81,7 +81,7 @@ SWIFT_XRT_PSF = PsfCoefficients(
 
 #: Swift-XRT CALDB swxvign20010101v001 (VIG_COEF PAR0, PAR1, PAR2).
 SWIFT_XRT_VIGNETTING = VignettingCoefficients(
-    par0=1.248e-4,
+    par0=1.24799e-4,
     par1=1.55219,
     par2=1.85628e-3,
     source="Swift-XRT CALDB swxvign20010101v001",
@@ -95,7 +95,9 @@ def _table(coefficients: PsfCoefficients | ArrayLike | None) -> np.ndarray:
         return coefficients.as_array()
     table = np.asarray(coefficients, dtype=float)
     if table.shape != (4, 4):
-        raise ValueError(f"PSF coefficient table must be 4x4 (P0..P3 x COEF0..3), got {table.shape}")
+        raise ValueError(
+            f"PSF coefficient table must be 4x4 (P0..P3 x COEF0..3), got {table.shape}"
+        )
     return table
 
 

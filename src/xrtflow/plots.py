@@ -25,6 +25,7 @@ from .catalog import read_observation_table  # noqa: E402
 #: Fixed metadata so that the same inputs give byte-identical PNG files.
 PNG_METADATA = {"Software": None}
 PLAIN_NUMBERS = FuncFormatter(lambda value, _: f"{value:g}")
+ENERGY_TICKS = (0.3, 0.5, 1, 2, 5, 10)
 
 
 def _style(ax) -> None:  # noqa: ANN001
@@ -59,6 +60,18 @@ def plot_timeline(selection: str | Path, target: dict, mode: str, output: str | 
     ax.plot(days[chosen], exposure[chosen], "d", color="goldenrod", label=f"Selected ({mode})")
     ax.set_yscale("log")
     ax.yaxis.set_major_formatter(PLAIN_NUMBERS)
+    ax.yaxis.set_minor_formatter(PLAIN_NUMBERS)
+    ax.tick_params(which="minor", labelsize=8)
+    low, high = (list(target.get("days_after_epoch") or [None, None]) + [None, None])[:2]
+    if target.get("epoch_mjd") is not None and (low is not None or high is not None):
+        ax.axvspan(
+            low if low is not None else days.min(),
+            high if high is not None else days.max(),
+            color="goldenrod",
+            alpha=0.12,
+            lw=0,
+            label="Selection window",
+        )
     ax.set_xlabel(label, fontsize=13)
     ax.set_ylabel("Swift-XRT exposure [s]", fontsize=13)
     ax.set_title(f"{target['name']}: {int(chosen.sum())} of {len(table)} observations selected")
@@ -132,7 +145,7 @@ def plot_spectra(
         inner = outer[index // n_cols, index % n_cols].subgridspec(
             2, 1, height_ratios=(3, 1), hspace=0
         )
-        ax = fig.add_subplot(inner[0], sharex=ax_main, sharey=ax_main)
+        ax = fig.add_subplot(inner[0], sharex=ax_main)
         ax_main = ax_main or ax
         res = fig.add_subplot(inner[1], sharex=ax)
         centre = 0.5 * (rows["e_lo"] + rows["e_hi"])
@@ -160,6 +173,10 @@ def plot_spectra(
         )
         ax.set_xscale("log")
         ax.set_yscale("log")
+        positive = np.asarray(rows["rate"])[np.asarray(rows["rate"]) > 0]
+        if len(positive):
+            ax.set_ylim(positive.min() / 3, positive.max() * 3)
+        ax.set_xlim(0.95 * float(np.min(rows["e_lo"])), 1.05 * float(np.max(rows["e_hi"])))
         ax.legend(loc="upper right", fontsize=9)
         ax.set_ylabel(r"counts s$^{-1}$ keV$^{-1}$")
         safe = np.where(rows["rate_err"] > 0, rows["rate_err"], np.inf)
@@ -175,14 +192,13 @@ def plot_spectra(
         res.axhline(0, color="firebrick", lw=1)
         res.set_ylabel(r"$\chi$")
         res.set_xlabel("Energy [keV]")
+        res.set_xticks(ENERGY_TICKS)
         res.xaxis.set_major_formatter(PLAIN_NUMBERS)
-        res.xaxis.set_minor_formatter(PLAIN_NUMBERS)
-        res.tick_params(which="minor", labelsize=7)
+        res.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.tick_params(labelbottom=False)
-    stat = fit.get("statistic", {})
     fig.suptitle(
-        f"{target['name']}: joint fit {fit.get('model', '')}, "
-        f"{stat.get('name', '')} = {stat.get('value', float('nan')):.1f} / {stat.get('dof', '')} dof"
+        f"{target['name']}: joint fit of {fit.get('model', '')}, "
+        f"{fit.get('statistic', '')} = {fit.get('stat', float('nan')):.1f} for {fit.get('dof', '')} dof"
     )
     _save(fig, output)
 

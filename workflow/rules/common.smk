@@ -58,16 +58,14 @@ wildcard_constraints:
     obsid=r"\d{11}",
 
 
-def target_dir(wildcards):
-    return f"{RESULTS}/{wildcards.target}"
-
-
-OBS = RESULTS + "/{target}/obs/{obsid}"
+def res(path):
+    """A path below the results directory."""
+    return f"{RESULTS}/{path}"
 
 
 def obs_file(name_function):
     """Pattern of a per-ObsID product named by an ``xrtflow.naming`` function."""
-    return OBS + "/" + name_function(naming.WILDCARD, MODE)
+    return res(f"{{target}}/obs/{{obsid}}/{name_function(naming.WILDCARD, MODE)}")
 
 
 # ---------------------------------------------------------------------------------------------

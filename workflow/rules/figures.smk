@@ -3,10 +3,10 @@
 
 rule plot_timeline:
     input:
-        RESULTS + "/{target}/catalog/selection.ecsv",
+        res("{target}/catalog/selection.ecsv"),
     output:
         report(
-            RESULTS + "/{target}/figures/timeline.png",
+            res("{target}/figures/timeline.png"),
             category="Figures",
             caption="../report/timeline.rst",
         ),
@@ -14,7 +14,9 @@ rule plot_timeline:
         target=lambda w: config["targets"][w.target],
         mode=MODE,
     log:
-        RESULTS + "/{target}/logs/plot_timeline.log",
+        res("{target}/logs/plot_timeline.log"),
+    conda:
+        "../envs/xrtflow.yaml"
     script:
         "../scripts/plot_timeline.py"
 
@@ -22,37 +24,41 @@ rule plot_timeline:
 rule plot_images:
     input:
         images=per_obs(obs_file(naming.sky_image)),
-        target=RESULTS + "/{target}/catalog/target.json",
-        src_region=RESULTS + "/{target}/regions/src.reg",
-        bkg_region=RESULTS + "/{target}/regions/bkg.reg",
+        target=res("{target}/catalog/target.json"),
+        src_region=res("{target}/regions/src.reg"),
+        bkg_region=res("{target}/regions/bkg.reg"),
     output:
         report(
-            RESULTS + "/{target}/figures/images.png",
+            res("{target}/figures/images.png"),
             category="Figures",
             caption="../report/images.rst",
         ),
     params:
         target=lambda w: config["targets"][w.target],
     log:
-        RESULTS + "/{target}/logs/plot_images.log",
+        res("{target}/logs/plot_images.log"),
+    conda:
+        "../envs/xrtflow.yaml"
     script:
         "../scripts/plot_images.py"
 
 
 rule plot_spectra:
     input:
-        plot=RESULTS + "/{target}/fit/joint_plot.ecsv",
-        fit=RESULTS + "/{target}/fit/joint.json",
+        plot=res("{target}/fit/joint_plot.ecsv"),
+        fit=res("{target}/fit/joint.json"),
     output:
         report(
-            RESULTS + "/{target}/figures/spectra.png",
+            res("{target}/figures/spectra.png"),
             category="Figures",
             caption="../report/spectra.rst",
         ),
     params:
         target=lambda w: config["targets"][w.target],
     log:
-        RESULTS + "/{target}/logs/plot_spectra.log",
+        res("{target}/logs/plot_spectra.log"),
+    conda:
+        "../envs/xrtflow.yaml"
     script:
         "../scripts/plot_spectra.py"
 
@@ -65,13 +71,15 @@ rule plot_lightcurves:
         bkg_pha=per_obs(obs_file(naming.background_spectrum)),
     output:
         report(
-            RESULTS + "/{target}/figures/lightcurves.png",
+            res("{target}/figures/lightcurves.png"),
             category="Figures",
             caption="../report/lightcurves.rst",
         ),
     params:
         target=lambda w: config["targets"][w.target],
     log:
-        RESULTS + "/{target}/logs/plot_lightcurves.log",
+        res("{target}/logs/plot_lightcurves.log"),
+    conda:
+        "../envs/xrtflow.yaml"
     script:
         "../scripts/plot_lightcurves.py"

@@ -8,16 +8,18 @@ rule fit_observation:
         rmf=obs_file(naming.source_rmf),
         arf=obs_file(naming.source_arf),
     output:
-        json=RESULTS + "/{target}/obs/{obsid}/fit.json",
-        table=RESULTS + "/{target}/obs/{obsid}/fit.ecsv",
-        plot=RESULTS + "/{target}/obs/{obsid}/fit_plot.ecsv",
+        json=res("{target}/obs/{obsid}/fit.json"),
+        table=res("{target}/obs/{obsid}/fit.ecsv"),
+        plot=res("{target}/obs/{obsid}/fit_plot.ecsv"),
     params:
         backend=BACKEND.name,
         fit=config["fit"],
     log:
-        RESULTS + "/{target}/logs/fit/{obsid}.log",
+        res("{target}/logs/fit/{obsid}.log"),
     benchmark:
-        RESULTS + "/{target}/benchmarks/fit/{obsid}.tsv"
+        res("{target}/benchmarks/fit/{obsid}.tsv")
+    conda:
+        "../envs/xrtflow.yaml"
     script:
         "../scripts/fit_spectra.py"
 
@@ -29,16 +31,18 @@ rule fit_joint:
         rmf=per_obs(obs_file(naming.source_rmf)),
         arf=per_obs(obs_file(naming.source_arf)),
     output:
-        json=RESULTS + "/{target}/fit/joint.json",
-        table=RESULTS + "/{target}/fit/joint.ecsv",
-        plot=RESULTS + "/{target}/fit/joint_plot.ecsv",
+        json=res("{target}/fit/joint.json"),
+        table=res("{target}/fit/joint.ecsv"),
+        plot=res("{target}/fit/joint_plot.ecsv"),
     params:
         backend=BACKEND.name,
         fit=config["fit"],
     log:
-        RESULTS + "/{target}/logs/fit_joint.log",
+        res("{target}/logs/fit_joint.log"),
     benchmark:
-        RESULTS + "/{target}/benchmarks/fit_joint.tsv"
+        res("{target}/benchmarks/fit_joint.tsv")
     threads: 1
+    conda:
+        "../envs/xrtflow.yaml"
     script:
         "../scripts/fit_spectra.py"

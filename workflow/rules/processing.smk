@@ -4,17 +4,19 @@
 
 checkpoint pipeline:
     input:
-        stage=RESULTS + "/{target}/obs/{obsid}/stage.json",
-        target=RESULTS + "/{target}/catalog/target.json",
+        stage=res("{target}/obs/{obsid}/stage.json"),
+        target=res("{target}/catalog/target.json"),
     output:
-        RESULTS + "/{target}/obs/{obsid}/pipeline.json",
+        res("{target}/obs/{obsid}/pipeline.json"),
     params:
         backend=BACKEND.name,
         config=PROCESSING_CONFIG,
     log:
-        RESULTS + "/{target}/logs/pipeline/{obsid}.log",
+        res("{target}/logs/pipeline/{obsid}.log"),
     benchmark:
-        RESULTS + "/{target}/benchmarks/pipeline/{obsid}.tsv"
+        res("{target}/benchmarks/pipeline/{obsid}.tsv")
+    conda:
+        "../envs/xrtflow.yaml"
     script:
         "../scripts/pipeline.py"
 
@@ -22,30 +24,34 @@ checkpoint pipeline:
 rule expomap:
     input:
         events=cleaned_event_file,
-        stage=RESULTS + "/{target}/obs/{obsid}/stage.json",
+        stage=res("{target}/obs/{obsid}/stage.json"),
     output:
         obs_file(naming.exposure_map),
     params:
         backend=BACKEND.name,
         config=PROCESSING_CONFIG,
     log:
-        RESULTS + "/{target}/logs/expomap/{obsid}.log",
+        res("{target}/logs/expomap/{obsid}.log"),
     benchmark:
-        RESULTS + "/{target}/benchmarks/expomap/{obsid}.tsv"
+        res("{target}/benchmarks/expomap/{obsid}.tsv")
+    conda:
+        "../envs/xrtflow.yaml"
     script:
         "../scripts/expomap.py"
 
 
 rule regions:
     input:
-        RESULTS + "/{target}/catalog/target.json",
+        res("{target}/catalog/target.json"),
     output:
-        source=RESULTS + "/{target}/regions/src.reg",
-        background=RESULTS + "/{target}/regions/bkg.reg",
+        source=res("{target}/regions/src.reg"),
+        background=res("{target}/regions/bkg.reg"),
     params:
         regions=config["regions"],
     log:
-        RESULTS + "/{target}/logs/regions.log",
+        res("{target}/logs/regions.log"),
+    conda:
+        "../envs/xrtflow.yaml"
     script:
         "../scripts/regions.py"
 
@@ -54,9 +60,9 @@ rule products:
     input:
         events=cleaned_event_file,
         expomap=obs_file(naming.exposure_map),
-        src_region=RESULTS + "/{target}/regions/src.reg",
-        bkg_region=RESULTS + "/{target}/regions/bkg.reg",
-        stage=RESULTS + "/{target}/obs/{obsid}/stage.json",
+        src_region=res("{target}/regions/src.reg"),
+        bkg_region=res("{target}/regions/bkg.reg"),
+        stage=res("{target}/obs/{obsid}/stage.json"),
     output:
         image=obs_file(naming.sky_image),
         src_lc=obs_file(naming.source_lightcurve),
@@ -69,9 +75,11 @@ rule products:
         backend=BACKEND.name,
         config=PROCESSING_CONFIG,
     log:
-        RESULTS + "/{target}/logs/products/{obsid}.log",
+        res("{target}/logs/products/{obsid}.log"),
     benchmark:
-        RESULTS + "/{target}/benchmarks/products/{obsid}.tsv"
+        res("{target}/benchmarks/products/{obsid}.tsv")
+    conda:
+        "../envs/xrtflow.yaml"
     script:
         "../scripts/products.py"
 
@@ -88,6 +96,8 @@ rule group_spectrum:
         backend=BACKEND.name,
         config=PROCESSING_CONFIG,
     log:
-        RESULTS + "/{target}/logs/group/{obsid}.log",
+        res("{target}/logs/group/{obsid}.log"),
+    conda:
+        "../envs/xrtflow.yaml"
     script:
         "../scripts/group_spectrum.py"

@@ -4,16 +4,18 @@
 
 checkpoint stage_observation:
     output:
-        RESULTS + "/{target}/obs/{obsid}/stage.json",
+        res("{target}/obs/{obsid}/stage.json"),
     params:
         archive=config["archive"],
         mode=MODE,
         start_time=lambda w: selection_row(w.target, w.obsid)["start_time"],
     log:
-        RESULTS + "/{target}/logs/stage/{obsid}.log",
+        res("{target}/logs/stage/{obsid}.log"),
     benchmark:
-        RESULTS + "/{target}/benchmarks/stage/{obsid}.tsv"
+        res("{target}/benchmarks/stage/{obsid}.tsv")
     resources:
         downloads=1,
+    conda:
+        "../envs/xrtflow.yaml"
     script:
         "../scripts/stage_observation.py"

@@ -17,10 +17,21 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="write a simulated Swift-XRT demo archive (offline)",
         description=__doc__,
     )
-    p.add_argument("outdir", type=Path, help="output directory (archive/, caldb/, catalog.ecsv, truth.ecsv)")
-    p.add_argument("--n-obs", type=int, default=default.n_obs, help="ObsIDs inside the day window (default %(default)s)")
-    p.add_argument("--seed", type=int, default=default.seed, help="random seed (default %(default)s)")
-    p.add_argument("--no-outliers", action="store_true", help="do not add the early/late/too-short ObsIDs")
+    p.add_argument(
+        "outdir", type=Path, help="output directory (archive/, caldb/, catalog.ecsv, truth.ecsv)"
+    )
+    p.add_argument(
+        "--n-obs",
+        type=int,
+        default=default.n_obs,
+        help="ObsIDs inside the day window (default %(default)s)",
+    )
+    p.add_argument(
+        "--seed", type=int, default=default.seed, help="random seed (default %(default)s)"
+    )
+    p.add_argument(
+        "--no-outliers", action="store_true", help="do not add the early/late/too-short ObsIDs"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
     return p

@@ -144,7 +144,7 @@ def instrument_map(
 ) -> np.ndarray:
     """``(600, 600)`` detector map ``[DETY-1, DETX-1]``: bad-pixel mask times vignetting.
 
-    ``badpix`` records need ``RAWX``, ``RAWY`` and optionally ``XYEXTENT`` (length of a bad column
+    ``badpix`` records need ``RAWX``, ``RAWY`` and optionally ``YEXTENT`` or ``XYEXTENT`` (length of a bad column
     segment along RAWY, as in the Swift ``BADPIX`` extension); ``DET = RAW + 1``.
     """
     mask = np.ones((DET_SIZE, DET_SIZE), dtype=float)
@@ -152,10 +152,9 @@ def instrument_map(
         names = [n.upper() for n in badpix.dtype.names]
         rawx = np.asarray(badpix[badpix.dtype.names[names.index("RAWX")]], int)
         rawy = np.asarray(badpix[badpix.dtype.names[names.index("RAWY")]], int)
-        if "XYEXTENT" in names:
-            ext = np.maximum(
-                np.asarray(badpix[badpix.dtype.names[names.index("XYEXTENT")]], int), 1
-            )
+        ext_col = next((c for c in ("YEXTENT", "XYEXTENT") if c in names), None)
+        if ext_col is not None:
+            ext = np.maximum(np.asarray(badpix[badpix.dtype.names[names.index(ext_col)]], int), 1)
         else:
             ext = np.ones_like(rawx)
         # expand each segment to its pixels without a Python loop

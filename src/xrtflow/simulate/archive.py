@@ -75,11 +75,20 @@ def event_hdulist(obs: SimulatedObservation, config: DemoConfig) -> fits.HDUList
     common = _common_keywords(obs, config)
     ev = obs.events
     formats = {
-        "TIME": ("D", "s"), "X": ("I", "pixel"), "Y": ("I", "pixel"), "RAWX": ("I", "pixel"),
-        "RAWY": ("I", "pixel"), "DETX": ("I", "pixel"), "DETY": ("I", "pixel"),
-        "PHA": ("J", "chan"), "PI": ("J", "chan"), "GRADE": ("I", ""),
+        "TIME": ("D", "s"),
+        "X": ("I", "pixel"),
+        "Y": ("I", "pixel"),
+        "RAWX": ("I", "pixel"),
+        "RAWY": ("I", "pixel"),
+        "DETX": ("I", "pixel"),
+        "DETY": ("I", "pixel"),
+        "PHA": ("J", "chan"),
+        "PI": ("J", "chan"),
+        "GRADE": ("I", ""),
     }
-    cols = [fits.Column(name, f, unit=u or None, array=ev[name]) for name, (f, u) in formats.items()]
+    cols = [
+        fits.Column(name, f, unit=u or None, array=ev[name]) for name, (f, u) in formats.items()
+    ]
     events = fits.BinTableHDU.from_columns(cols, name="EVENTS")
     h = events.header
     _apply(h, common)
@@ -94,8 +103,15 @@ def event_hdulist(obs: SimulatedObservation, config: DemoConfig) -> fits.HDUList
     h["TIMEDEL"] = (PC_FRAME_TIME, "[s] Frame time")
     h["TIMEPIXR"] = (0.5, "Times are frame mid-points")
     limits = {
-        "X": (1, 1000), "Y": (1, 1000), "RAWX": (0, 599), "RAWY": (0, 599),
-        "DETX": (1, 600), "DETY": (1, 600), "PHA": (0, 4095), "PI": (0, 1023), "GRADE": (0, 32),
+        "X": (1, 1000),
+        "Y": (1, 1000),
+        "RAWX": (0, 599),
+        "RAWY": (0, 599),
+        "DETX": (1, 600),
+        "DETY": (1, 600),
+        "PHA": (0, 4095),
+        "PI": (0, 1023),
+        "GRADE": (0, 32),
     }
     names = list(formats)
     for name, (lo, hi) in limits.items():
@@ -149,18 +165,24 @@ def event_hdulist(obs: SimulatedObservation, config: DemoConfig) -> fits.HDUList
     return fits.HDUList([primary, events, gti, badpix])
 
 
-def _write_observation(obs: SimulatedObservation, config: DemoConfig, archive: Path, rng) -> dict[str, Path]:
+def _write_observation(
+    obs: SimulatedObservation, config: DemoConfig, archive: Path, rng
+) -> dict[str, Path]:
     obsid = obs.spec.obsid
     base = archive / obsid
     date = fits_date(float(mjd_from_met(obs.tstop)) + 0.25)
-    paths = {"event": write_fits(event_hdulist(obs, config), base / naming.archive_event(obsid), date)}
+    paths = {
+        "event": write_fits(event_hdulist(obs, config), base / naming.archive_event(obsid), date)
+    }
     common = _common_keywords(obs, config)
     att = attitude_hdu(obs.pointing, obs.gtis, {})
     _apply(att.header, common)
     att.header["ATTFLAG"] = ("110", "Attitude corrected (pat)")
     prim = fits.PrimaryHDU()
     _apply(prim.header, common)
-    paths["attitude"] = write_fits(fits.HDUList([prim, att]), base / naming.archive_attitude(obsid), date)
+    paths["attitude"] = write_fits(
+        fits.HDUList([prim, att]), base / naming.archive_attitude(obsid), date
+    )
     hk = hk_header_hdu(obs.pointing, obs.gtis, {}, rng)
     _apply(hk.header, common)
     prim = fits.PrimaryHDU()
@@ -183,23 +205,56 @@ def catalog_table(observations: list[SimulatedObservation], config: DemoConfig) 
         mjd0, mjd1 = (float(v) for v in mjd_from_met([obs.tstart, obs.tstop]))
         rows.append(
             (
-                obs.spec.obsid, config.target, config.ra, config.dec, round(mjd0, 8), round(mjd1, 8),
-                obs.exposure, round(obs.exposure * 0.96, 1), round(obs.exposure * 1.03 + 40.0, 1),
-                obs.exposure, 0.0, round(mjd1 + 0.3, 5), round(mjd1 + 7.0, 5),
-                int(obs.spec.obsid[:8]), int(obs.spec.obsid[8:]), "pointing",
+                obs.spec.obsid,
+                config.target,
+                config.ra,
+                config.dec,
+                round(mjd0, 8),
+                round(mjd1, 8),
+                obs.exposure,
+                round(obs.exposure * 0.96, 1),
+                round(obs.exposure * 1.03 + 40.0, 1),
+                obs.exposure,
+                0.0,
+                round(mjd1 + 0.3, 5),
+                round(mjd1 + 7.0, 5),
+                int(obs.spec.obsid[:8]),
+                int(obs.spec.obsid[8:]),
+                "pointing",
             )
         )
     names = (
-        "obsid", "name", "ra", "dec", "start_time", "stop_time", "xrt_exposure", "uvot_exposure",
-        "bat_exposure", "xrt_expo_pc", "xrt_expo_wt", "processing_date", "archive_date",
-        "target_id", "obs_segment", "pointing_mode",
+        "obsid",
+        "name",
+        "ra",
+        "dec",
+        "start_time",
+        "stop_time",
+        "xrt_exposure",
+        "uvot_exposure",
+        "bat_exposure",
+        "xrt_expo_pc",
+        "xrt_expo_wt",
+        "processing_date",
+        "archive_date",
+        "target_id",
+        "obs_segment",
+        "pointing_mode",
     )
     t = Table(rows=rows, names=names)
     t["obsid"] = t["obsid"].astype("U11")
     units = {
-        "ra": "deg", "dec": "deg", "start_time": "d", "stop_time": "d", "xrt_exposure": "s",
-        "uvot_exposure": "s", "bat_exposure": "s", "xrt_expo_pc": "s", "xrt_expo_wt": "s",
-        "processing_date": "d", "archive_date": "d",
+        "ra": "deg",
+        "dec": "deg",
+        "start_time": "d",
+        "stop_time": "d",
+        "xrt_exposure": "s",
+        "uvot_exposure": "s",
+        "bat_exposure": "s",
+        "xrt_expo_pc": "s",
+        "xrt_expo_wt": "s",
+        "processing_date": "d",
+        "archive_date": "d",
     }
     for k, u in units.items():
         t[k].unit = u
@@ -229,9 +284,17 @@ def truth_table(observations: list[SimulatedObservation], config: DemoConfig, ex
     t["n_background"] = [o.n_background for o in observations]
     t["background_rate"] = [config.background_rate] * len(observations)
     t["bad_columns"] = [" ".join(str(c) for c in o.bad_columns) for o in observations]
-    for k, u in {"day": "d", "mjd_start": "d", "exposure": "s", "ra_pnt": "deg", "dec_pnt": "deg",
-                 "pa_pnt": "deg", "offaxis_arcmin": "arcmin", "expected_rate_03_7": "ct / s",
-                 "background_rate": "ct / (s arcmin2)"}.items():
+    for k, u in {
+        "day": "d",
+        "mjd_start": "d",
+        "exposure": "s",
+        "ra_pnt": "deg",
+        "dec_pnt": "deg",
+        "pa_pnt": "deg",
+        "offaxis_arcmin": "arcmin",
+        "expected_rate_03_7": "ct / s",
+        "background_rate": "ct / (s arcmin2)",
+    }.items():
         t[k].unit = u
     t.meta.update(
         {
@@ -252,7 +315,9 @@ def truth_table(observations: list[SimulatedObservation], config: DemoConfig, ex
     return t
 
 
-def make_demo_archive(outdir: str | Path, config: DemoConfig | None = None, progress: bool = True) -> Table:
+def make_demo_archive(
+    outdir: str | Path, config: DemoConfig | None = None, progress: bool = True
+) -> Table:
     """Write a complete offline demo archive under ``outdir`` and return its catalog.
 
     Writes ``archive/<obsid>/xrt/event/sw<obsid>xpcw3po_cl.evt.gz``,
@@ -294,5 +359,7 @@ def make_demo_archive(outdir: str | Path, config: DemoConfig | None = None, prog
         observations.append(obs)
     catalog = catalog_table(observations, config)
     catalog.write(outdir / CATALOG_NAME, format="ascii.ecsv", overwrite=True)
-    truth_table(observations, config, exact).write(outdir / TRUTH_NAME, format="ascii.ecsv", overwrite=True)
+    truth_table(observations, config, exact).write(
+        outdir / TRUTH_NAME, format="ascii.ecsv", overwrite=True
+    )
     return catalog

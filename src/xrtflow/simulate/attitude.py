@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
@@ -88,11 +87,16 @@ class Pointing:
     def offsets_arcsec(self, time: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Tangent-plane offset (xi, eta; arcsec) of the pointing from nominal at ``time``."""
         t = np.asarray(time, dtype=float)
-        k = np.clip(np.searchsorted(self.gti_start, t, side="right") - 1, 0, len(self.gti_start) - 1)
+        k = np.clip(
+            np.searchsorted(self.gti_start, t, side="right") - 1, 0, len(self.gti_start) - 1
+        )
         amp = self.jitter_arcsec / 2.0
         wob = [
-            amp * (np.sin(2 * np.pi * t / self.periods[i, 0] + self.phases[i, 0])
-                   + np.sin(2 * np.pi * t / self.periods[i, 1] + self.phases[i, 1]))
+            amp
+            * (
+                np.sin(2 * np.pi * t / self.periods[i, 0] + self.phases[i, 0])
+                + np.sin(2 * np.pi * t / self.periods[i, 1] + self.phases[i, 1])
+            )
             for i in range(2)
         ]
         return self.snap_dxi[k] + wob[0], self.snap_deta[k] + wob[1]
@@ -104,18 +108,28 @@ class Pointing:
 
     def snapshot_direction(self, k: int) -> tuple[float, float]:
         """Mean pointing direction of snapshot ``k``."""
-        ra, dec = tan_deproject(self.snap_dxi[k] / 3600.0, self.snap_deta[k] / 3600.0, self.ra, self.dec)
+        ra, dec = tan_deproject(
+            self.snap_dxi[k] / 3600.0, self.snap_deta[k] / 3600.0, self.ra, self.dec
+        )
         return float(ra), float(dec)
 
 
 def quaternion(ra, dec, roll) -> np.ndarray:
     """Attitude quaternions (x, y, z, w) from ZYZ Euler angles (RA, 90 - Dec, 90 + roll)."""
-    ra, dec, roll = np.broadcast_arrays(np.asarray(ra, float), np.asarray(dec, float), np.asarray(roll, float))
+    ra, dec, roll = np.broadcast_arrays(
+        np.asarray(ra, float), np.asarray(dec, float), np.asarray(roll, float)
+    )
     euler = np.stack([ra, 90.0 - dec, 90.0 + roll], axis=-1)
-    return Rotation.from_euler("ZYZ", euler.reshape(-1, 3), degrees=True).as_quat().reshape(*ra.shape, 4)
+    return (
+        Rotation.from_euler("ZYZ", euler.reshape(-1, 3), degrees=True)
+        .as_quat()
+        .reshape(*ra.shape, 4)
+    )
 
 
-def attitude_hdu(pointing: Pointing, gtis: np.ndarray, keywords: dict, step: float = 1.0) -> fits.BinTableHDU:
+def attitude_hdu(
+    pointing: Pointing, gtis: np.ndarray, keywords: dict, step: float = 1.0
+) -> fits.BinTableHDU:
     """``ATTITUDE`` extension sampled every ``step`` s from 30 s before to 30 s after each GTI."""
     times = np.concatenate(
         [np.arange(start - 30.0, stop + 30.0 + step / 2, step) for start, stop in gtis]
@@ -140,7 +154,9 @@ def attitude_hdu(pointing: Pointing, gtis: np.ndarray, keywords: dict, step: flo
     return hdu
 
 
-def hk_header_hdu(pointing: Pointing, gtis: np.ndarray, keywords: dict, rng: np.random.Generator) -> fits.BinTableHDU:
+def hk_header_hdu(
+    pointing: Pointing, gtis: np.ndarray, keywords: dict, rng: np.random.Generator
+) -> fits.BinTableHDU:
     """``FRAME`` extension of the XRT header housekeeping file: one row per PC frame."""
     starts = np.concatenate([np.arange(a, b - 1e-6, PC_FRAME_TIME) for a, b in gtis])
     n = starts.size
@@ -168,4 +184,3 @@ def hk_header_hdu(pointing: Pointing, gtis: np.ndarray, keywords: dict, rng: np.
     hdu.header["TSTOP"] = (float(starts[-1] + PC_FRAME_TIME) if n else 0.0, "Stop time")
     hdu.header["COMMENT"] = "XRTMode 7 = photon counting"
     return hdu
-

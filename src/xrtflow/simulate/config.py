@@ -24,7 +24,21 @@ DEFAULT_PARAMETERS = MappingProxyType(
 )
 
 #: PC-mode grade distribution used for source and background events (grades 0..12).
-PC_GRADE_PROBABILITIES = (0.70, 0.06, 0.06, 0.05, 0.05, 0.01, 0.01, 0.01, 0.01, 0.01, 0.01, 0.01, 0.01)
+PC_GRADE_PROBABILITIES = (
+    0.70,
+    0.06,
+    0.06,
+    0.05,
+    0.05,
+    0.01,
+    0.01,
+    0.01,
+    0.01,
+    0.01,
+    0.01,
+    0.01,
+    0.01,
+)
 
 #: Read-out time of one PC-mode frame (s).
 PC_FRAME_TIME = 2.5073
@@ -100,7 +114,7 @@ class DemoConfig:
     photon_flux : callable, optional
         Overrides ``model``: ``photon_flux(energy_edges_keV)`` -> photons/cm^2/s per bin.
     background_rate : float
-        Uniform background, counts/s/arcmin^2 (1e-3 gives ~200 counts in a 240-390" annulus
+        Uniform background, counts/s/arcmin^2 (1.5e-3 gives ~300 counts in a 240-390" annulus
         in 2.5 ks).
     offset_range : (float, float)
         Pointing offset from the target (arcmin), uniform in this range.
@@ -132,7 +146,7 @@ class DemoConfig:
     drift: Mapping[str, float] = field(default_factory=dict)
     drift_reference_day: float = 145.5
     photon_flux: Callable[[np.ndarray], np.ndarray] | None = None
-    background_rate: float = 1.0e-3
+    background_rate: float = 1.5e-3
     offset_range: tuple[float, float] = (1.0, 4.0)
     jitter_arcsec: float = 2.0
     snapshot_scatter_arcsec: float = 10.0
@@ -145,7 +159,9 @@ class DemoConfig:
         if unknown:
             raise ValueError(f"drift given for unknown parameters {sorted(unknown)}")
         dt = day - self.drift_reference_day
-        return {k: float(v) + float(self.drift.get(k, 0.0)) * dt for k, v in self.parameters.items()}
+        return {
+            k: float(v) + float(self.drift.get(k, 0.0)) * dt for k, v in self.parameters.items()
+        }
 
     def obsid(self, segment: int) -> str:
         return f"{self.target_id:08d}{segment:03d}"
@@ -166,7 +182,9 @@ class DemoConfig:
         if self.include_outliers:
             short_day = lo + (hi - lo) * rng.uniform(0.3, 0.7)
             days = np.concatenate([days, [self.outlier_days[0], self.outlier_days[1], short_day]])
-            exps = np.concatenate([exps, rng.uniform(*self.exposure_range, 2), [self.short_exposure]])
+            exps = np.concatenate(
+                [exps, rng.uniform(*self.exposure_range, 2), [self.short_exposure]]
+            )
             roles += ["early", "late", "short"]
         m = days.size
         offsets = rng.uniform(*self.offset_range, m)

@@ -9,7 +9,12 @@ from astropy.time import Time
 
 from xrtflow import calibration
 from xrtflow.simulate.attitude import Pointing, offset_position, tan_deproject, tan_project
-from xrtflow.simulate.config import PC_FRAME_TIME, PC_GRADE_PROBABILITIES, DemoConfig, ObservationSpec
+from xrtflow.simulate.config import (
+    PC_FRAME_TIME,
+    PC_GRADE_PROBABILITIES,
+    DemoConfig,
+    ObservationSpec,
+)
 from xrtflow.simulate.response import N_CHANNELS, SyntheticResponse
 from xrtflow.simulate.spectrum import PhotonFluxFn
 
@@ -137,10 +142,18 @@ def simulate_observation(
     start_mjd = config.discovery_mjd + spec.day
     gtis = make_gtis(spec, start_mjd, rng)
     exposure = round(float(np.sum(gtis[:, 1] - gtis[:, 0])), 4)
-    ra_pnt, dec_pnt = offset_position(config.ra, config.dec, spec.offset_arcmin / 60.0, spec.offset_pa_deg)
+    ra_pnt, dec_pnt = offset_position(
+        config.ra, config.dec, spec.offset_arcmin / 60.0, spec.offset_pa_deg
+    )
     ra_pnt, dec_pnt = float(ra_pnt), float(dec_pnt)
     pointing = Pointing.random(
-        ra_pnt, dec_pnt, spec.roll_deg, gtis[:, 0], rng, config.jitter_arcsec, config.snapshot_scatter_arcsec
+        ra_pnt,
+        dec_pnt,
+        spec.roll_deg,
+        gtis[:, 0],
+        rng,
+        config.jitter_arcsec,
+        config.snapshot_scatter_arcsec,
     )
     params = config.parameters_at(spec.day)
     flux = np.asarray(photon_flux(response.energy_edges), dtype=float)
@@ -210,8 +223,14 @@ def simulate_observation(
 
     keep = (
         (pi >= 0)
-        & (detx >= 1) & (detx <= DET_SIZE) & (dety >= 1) & (dety <= DET_SIZE)
-        & (x >= 1) & (x <= SKY_SIZE) & (y >= 1) & (y <= SKY_SIZE)
+        & (detx >= 1)
+        & (detx <= DET_SIZE)
+        & (dety >= 1)
+        & (dety <= DET_SIZE)
+        & (x >= 1)
+        & (x <= SKY_SIZE)
+        & (y >= 1)
+        & (y <= SKY_SIZE)
     )
     keep &= ~np.isin(detx - 1, bad)
     time, x, y, detx, dety, pi, is_src = (a[keep] for a in (time, x, y, detx, dety, pi, is_src))

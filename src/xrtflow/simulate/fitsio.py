@@ -44,7 +44,9 @@ def to_bytes(hdul: fits.HDUList, date: str) -> bytes:
     return out.getvalue()
 
 
-def write_fits(hdul: fits.HDUList, path: str | os.PathLike, date: str, compress: bool | None = None) -> Path:
+def write_fits(
+    hdul: fits.HDUList, path: str | os.PathLike, date: str, compress: bool | None = None
+) -> Path:
     """Write ``hdul`` byte-reproducibly to ``path`` (gzip if ``compress`` or name ends in .gz).
 
     The file is written to a temporary name and renamed, so readers never see a partial file.

@@ -17,4 +17,6 @@ def king_psf_fraction(radius_arcsec: ArrayLike, energy_keV: ArrayLike, offaxis_a
     """Encircled fraction within ``radius_arcsec`` (arcsec!) for the Swift-XRT PSF."""
     import numpy as np
 
-    return psf_encircled_fraction(np.asarray(radius_arcsec, dtype=float) / 60.0, energy_keV, offaxis_arcmin)
+    return psf_encircled_fraction(
+        np.asarray(radius_arcsec, dtype=float) / 60.0, energy_keV, offaxis_arcmin
+    )

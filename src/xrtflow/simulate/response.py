@@ -203,7 +203,9 @@ class SyntheticResponse:
 _COMMON_CBD = ("DATAMODE(PHOTON)", "GRADE(G0:12)", "XRTVSUB(6)")
 
 
-def _cal_keywords(header: fits.Header, cnam: str, cbd: tuple[str, ...], desc: str, cls: str) -> None:
+def _cal_keywords(
+    header: fits.Header, cnam: str, cbd: tuple[str, ...], desc: str, cls: str
+) -> None:
     header["CCLS0001"] = (cls, "Dataset is a Calibration Product File")
     header["CDTP0001"] = ("DATA", "Calibration file contains data")
     header["CCNM0001"] = (cnam, "Type of Calibration data")
@@ -349,7 +351,10 @@ def write_vignetting_file(
     """Write a CALDB-format vignetting coefficient file (``VIG_COEF``, PAR0..PAR2)."""
     c = coefficients
     hdu = fits.BinTableHDU.from_columns(
-        [fits.Column(f"PAR{i}", "E", array=np.array([v])) for i, v in enumerate((c.par0, c.par1, c.par2))],
+        [
+            fits.Column(f"PAR{i}", "E", array=np.array([v]))
+            for i, v in enumerate((c.par0, c.par1, c.par2))
+        ],
         name="VIG_COEF",
     )
     h = hdu.header
@@ -431,16 +436,46 @@ def write_caldb(root: str | Path, response: SyntheticResponse | None = None) -> 
     }
     rmf_cbd = [*_COMMON_CBD, "DETCHANS(1024)", "CHANTYPE(PI)"]
     entries = [
-        dict(dir=CALDB_DIRS["rmf"], file=RMF_NAME, cls="CPF", cnam="MATRIX", cbd=rmf_cbd,
-             desc="SIMULATED xrtflow demo PC grade 0-12 RMF"),
-        dict(dir=CALDB_DIRS["rmf"], file=RMF_NAME, cls="CPF", cnam="EBOUNDS", cbd=rmf_cbd,
-             desc="SIMULATED xrtflow demo PC channel boundaries"),
-        dict(dir=CALDB_DIRS["arf"], file=ARF_NAME, cls="CPF", cnam="SPECRESP", cbd=list(_COMMON_CBD),
-             desc="SIMULATED xrtflow demo PC on-axis ARF"),
-        dict(dir=CALDB_DIRS["psf"], file=PSF_NAME, cls="BCF", cnam="PSF", cbd=[],
-             desc="XRT PSF coefficients (values of swxpsf20010101v004)"),
-        dict(dir=CALDB_DIRS["vign"], file=VIGN_NAME, cls="BCF", cnam="VIGNET", cbd=[],
-             desc="XRT vignetting coefficients (values of swxvign20010101v001)"),
+        dict(
+            dir=CALDB_DIRS["rmf"],
+            file=RMF_NAME,
+            cls="CPF",
+            cnam="MATRIX",
+            cbd=rmf_cbd,
+            desc="SIMULATED xrtflow demo PC grade 0-12 RMF",
+        ),
+        dict(
+            dir=CALDB_DIRS["rmf"],
+            file=RMF_NAME,
+            cls="CPF",
+            cnam="EBOUNDS",
+            cbd=rmf_cbd,
+            desc="SIMULATED xrtflow demo PC channel boundaries",
+        ),
+        dict(
+            dir=CALDB_DIRS["arf"],
+            file=ARF_NAME,
+            cls="CPF",
+            cnam="SPECRESP",
+            cbd=list(_COMMON_CBD),
+            desc="SIMULATED xrtflow demo PC on-axis ARF",
+        ),
+        dict(
+            dir=CALDB_DIRS["psf"],
+            file=PSF_NAME,
+            cls="BCF",
+            cnam="PSF",
+            cbd=[],
+            desc="XRT PSF coefficients (values of swxpsf20010101v004)",
+        ),
+        dict(
+            dir=CALDB_DIRS["vign"],
+            file=VIGN_NAME,
+            cls="BCF",
+            cnam="VIGNET",
+            cbd=[],
+            desc="XRT vignetting coefficients (values of swxvign20010101v001)",
+        ),
     ]
     paths["index"] = write_caldb_index(root, entries)
     return paths

@@ -41,7 +41,9 @@ class PhotonFlux:
         with np.errstate(all="ignore"):
             flux = np.asarray(self.function(edges), dtype=float)
         if flux.shape != (edges.size - 1,):
-            raise ValueError(f"photon_flux returned shape {flux.shape}, expected ({edges.size - 1},)")
+            raise ValueError(
+                f"photon_flux returned shape {flux.shape}, expected ({edges.size - 1},)"
+            )
         return np.where(np.isfinite(flux) & (flux > 0), flux, 0.0)
 
 
@@ -90,7 +92,9 @@ def _fallback_tbabs_bb_brems(values: Sequence[float]) -> PhotonFluxFn:
         mid = 0.5 * (lo + hi)
 
         def dens(e: np.ndarray) -> np.ndarray:
-            return _approx_absorption(e, nh) * (_bbody(e, bb_kt, bb_norm) + _bremss(e, br_kt, br_norm))
+            return _approx_absorption(e, nh) * (
+                _bbody(e, bb_kt, bb_norm) + _bremss(e, br_kt, br_norm)
+            )
 
         return (hi - lo) / 6.0 * (dens(lo) + 4.0 * dens(mid) + dens(hi))
 
@@ -101,7 +105,9 @@ def _normalise_expression(expr: str) -> str:
     return expr.replace(" ", "").lower()
 
 
-def model_photon_flux(expression: str, values: Sequence[float], abund: str = "wilm", xsect: str = "vern") -> PhotonFlux:
+def model_photon_flux(
+    expression: str, values: Sequence[float], abund: str = "wilm", xsect: str = "vern"
+) -> PhotonFlux:
     """Photon spectrum of an XSPEC model expression with parameter ``values`` (XSPEC order).
 
     Uses :func:`xrtflow.spectral.models.parse_model` if it can be imported; otherwise only
@@ -118,7 +124,9 @@ def model_photon_flux(expression: str, values: Sequence[float], abund: str = "wi
 
         def f(edges: np.ndarray) -> np.ndarray:
             with np.errstate(all="ignore"):  # the 0-keV edge of the response grid
-                return np.asarray(model.evaluate(edges, values, abund=abund, xsect=xsect), dtype=float)
+                return np.asarray(
+                    model.evaluate(edges, values, abund=abund, xsect=xsect), dtype=float
+                )
 
         return PhotonFlux(f, desc, exact=True)
     if _normalise_expression(expression) not in {"tbabs*(bb+brems)", "tbabs*(bbody+bremss)"}:
@@ -131,4 +139,6 @@ def model_photon_flux(expression: str, values: Sequence[float], abund: str = "wi
         RuntimeWarning,
         stacklevel=2,
     )
-    return PhotonFlux(_fallback_tbabs_bb_brems(values), desc + " (approximate fallback)", exact=False)
+    return PhotonFlux(
+        _fallback_tbabs_bb_brems(values), desc + " (approximate fallback)", exact=False
+    )

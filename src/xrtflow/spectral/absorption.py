@@ -20,7 +20,9 @@ __all__ = [
     "abundances",
     "phabs_sigma",
     "tbabs_sigma",
+    "verner_sigma",
     "wabs_sigma",
+    "wabs_transmission",
 ]
 
 ABUNDANCE_TABLES = ("angr", "aspl", "wilm", "lodd")
@@ -145,6 +147,92 @@ def _bcmc_he(e1: np.ndarray, e2: np.ndarray, version: str) -> np.ndarray:
     return sigma * _AVOGADRO / 4.0026 * np.exp(-_LN_BARN) * 6.646
 
 
+# ---------------------------------------------------------------------------------------------
+# Verner et al. (1996) / Verner & Yakovlev (1995) analytic fits for neutral atoms (phfit2 logic)
+
+# inner-shell count and total shell count of the ground state, by number of electrons (= Z here)
+_NINN = (0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 3, 3, 3, 3, 3, 3, 3, 3, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5)
+_NTOT = (1, 1, 2, 2, 3, 3, 3, 3, 3, 3, 4, 4, 5, 5, 5, 5, 5, 5, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 7, 7)
+# orbital angular momentum of shells 1s 2s 2p 3s 3p 3d 4s
+_SHELL_L = (0, 0, 1, 0, 1, 2, 0)
+
+
+@cache
+def _verner_tables() -> tuple[
+    dict[int, dict[int, tuple[float, ...]]], dict[int, tuple[float, ...]]
+]:
+    ph1: dict[int, dict[int, tuple[float, ...]]] = {}
+    for row in _data_rows("verner_ph1_neutral.csv"):
+        keys = ("e_th_eV", "e0_eV", "sigma0_Mb", "ya", "p", "yw")
+        ph1.setdefault(int(row["Z"]), {})[int(row["shell"])] = tuple(float(row[k]) for k in keys)
+    ph2 = {
+        int(row["Z"]): tuple(
+            float(row[k]) for k in ("e0_eV", "sigma0_Mb", "ya", "p", "yw", "y0", "y1")
+        )
+        for row in _data_rows("verner_ph2_neutral.csv")
+    }
+    return ph1, ph2
+
+
+def verner_sigma(z: int, ev: np.ndarray) -> np.ndarray:
+    """Photoionisation cross-section (cm^2) of the neutral atom ``z``, summed over its shells.
+
+    Inner shells use the Verner & Yakovlev (1995) subshell fits; below the innermost-shell
+    threshold the outer shell uses the Verner et al. (1996) ground-state fit, exactly as
+    D. Verner's ``phfit2`` (which XSPEC's TBabs and ``xsect vern`` call) selects them.
+
+    Parameters
+    ----------
+    z : int
+        Atomic number (one of the elements tabulated in ``verner_ph1_neutral.csv``).
+    ev : ndarray
+        Photon energies in eV.
+
+    Returns
+    -------
+    ndarray
+        Cross-section in cm^2.
+    """
+    ph1, ph2 = _verner_tables()
+    if z not in ph1:
+        raise ValueError(f"no Verner fit tabulated for Z={z}")
+    e = np.asarray(ev, dtype=float)
+    nint = _NINN[z - 1]
+    nout = 7 if z > 18 else _NTOT[z - 1]
+    if z in (15, 17, 19) or (z > 20 and z != 26):
+        einn = 0.0
+    elif z < 3:
+        einn = 1e30
+    else:
+        einn = ph1[z][nint][0]
+    total = np.zeros_like(e)
+    for shell, (eth, e0, s0, ya, p, yw) in ph1[z].items():
+        if shell > nout:
+            continue
+        on = e >= eth
+        if nint < shell < nout:
+            on &= e >= einn
+        if not on.any():
+            continue
+        y = e / e0
+        sig = s0 * ((y - 1.0) ** 2 + yw**2) * y ** (0.5 * p - _SHELL_L[shell - 1] - 5.5)
+        sig *= (1.0 + np.sqrt(y / ya)) ** (-p)
+        if shell == nout and shell > nint and z in ph2:
+            e0b, s0b, yab, pb, ywb, y0b, y1b = ph2[z]
+            x = e / e0b - y0b
+            zz = np.sqrt(x * x + y1b**2)
+            outer = s0b * ((x - 1.0) ** 2 + ywb**2) * zz ** (0.5 * pb - 5.5)
+            outer *= (1.0 + np.sqrt(zz / yab)) ** (-pb)
+            sig = np.where(e >= einn, sig, outer)
+        total += np.where(on, sig, 0.0)
+    return total * 1e-18
+
+
+def _verner_bin(z: int, e1: np.ndarray, e2: np.ndarray) -> np.ndarray:
+    """Verner cross-section (cm^2) at each bin's arithmetic midpoint (phabs, xsect vern)."""
+    return verner_sigma(z, 0.5 * (e1 + e2))
+
+
 _SIGMA_CACHE: dict[tuple, np.ndarray] = {}
 
 
@@ -163,6 +251,10 @@ def _cached(key: tuple, compute) -> np.ndarray:
     return value
 
 
+# the 18 elements of XSPEC's phabs (the same set as TBabs)
+_PHABS_Z = (1, 2, 6, 7, 8, 10, 11, 12, 13, 14, 16, 17, 18, 20, 24, 26, 27, 28)
+
+
 def phabs_sigma(edges_kev: np.ndarray, abund: str = "angr", xsect: str = "bcmc") -> np.ndarray:
     """Cross-section per H atom (units of 1e-22 cm^2) in each bin for XSPEC's phabs.
 
@@ -174,8 +266,8 @@ def phabs_sigma(edges_kev: np.ndarray, abund: str = "angr", xsect: str = "bcmc")
         Abundance table.
     xsect : str
         ``bcmc`` (BCMC 1992 with the Yan et al. 1998 He), ``obcm`` (BCMC with the old He), or
-        ``vern`` (Verner et al. 1996 fits not tabulated yet: raises NotImplementedError;
-        `Model.evaluate` maps ``vern`` to ``bcmc``).
+        ``vern`` (Verner et al. 1996 / Verner & Yakovlev 1995 fits for every element, H and He
+        included, evaluated at the bin midpoint).
 
     Returns
     -------
@@ -186,14 +278,15 @@ def phabs_sigma(edges_kev: np.ndarray, abund: str = "angr", xsect: str = "bcmc")
     xs = xsect.lower()
     if xs not in XSECT_TABLES:
         raise ValueError(f"unknown cross-section table {xsect!r}; known: {', '.join(XSECT_TABLES)}")
-    if xs == "vern":
-        raise NotImplementedError(
-            "phabs with xsect vern needs the Verner et al. (1996) shell fits, not yet tabulated"
-        )
     ab = abundances(abund)
 
     def compute() -> np.ndarray:
         e1, e2 = edges[:-1] * 1000.0, edges[1:] * 1000.0
+        if xs == "vern":
+            total = np.zeros(e1.size)
+            for z in _PHABS_Z:
+                total = total + ab[z] * _verner_bin(z, e1, e2)
+            return total * 1e22
         total = _bcmc_he(e1, e2, xs) * ab[2]
         for z in _bcmc_table():
             total = total + ab[z] * _bcmc_element(z, e1, e2)
@@ -210,8 +303,79 @@ def _mm83() -> tuple[np.ndarray, np.ndarray]:
     return elo, coeffs
 
 
+def _mm83_sigma(e_kev: np.ndarray, rng: np.ndarray) -> np.ndarray:
+    """MM83 sigma (1e-22 cm^2) at ``e_kev`` using the coefficients of range index ``rng``."""
+    elo, coeffs = _mm83()
+    c = coeffs[rng]
+    sigma = (c[:, 0] + c[:, 1] * e_kev + c[:, 2] * e_kev * e_kev) / e_kev**3 * 1e-2
+    # no absorption below the H ionisation limit (first row's lower bound)
+    return np.where(e_kev < elo[0], 0.0, sigma)
+
+
+def _wabs_pieces(edges: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Split every bin at the MM83 range boundaries (cached per grid).
+
+    Returns the bin index, width and MM83 sigma at the left and right end of every piece, each
+    end evaluated with the coefficients of the piece's own range (XSPEC's ``xsabsw``).
+    """
+
+    def compute() -> np.ndarray:
+        elo, _ = _mm83()
+        breaks = elo[1:]
+        lo, hi = edges[:-1], edges[1:]
+        inner = [(i, b) for b in breaks for i in np.flatnonzero((lo < b) & (hi > b))]
+        bins = np.arange(lo.size)
+        if inner:
+            extra = np.array(inner)
+            allbins = np.concatenate([bins, extra[:, 0].astype(int)])
+            allpts = np.concatenate([lo, extra[:, 1]])
+        else:
+            allbins, allpts = bins, lo
+        # pieces: sort each bin's start points, each piece ends at the next start or bin top
+        order = np.lexsort((allpts, allbins))
+        pb, pl = allbins[order], allpts[order]
+        nxt = np.append(pl[1:], np.nan)
+        last = np.append(pb[1:] != pb[:-1], True)
+        pr = np.where(last, hi[pb], nxt)
+        rng = np.clip(np.searchsorted(elo, pl, side="right") - 1, 0, len(elo) - 1)
+        return np.column_stack([pb, pr - pl, _mm83_sigma(pl, rng), _mm83_sigma(pr, rng)])
+
+    return _cached(("wabs-pieces", *_grid_key(edges)), compute)
+
+
+def wabs_transmission(edges_kev: np.ndarray, nh: float) -> np.ndarray:
+    """Bin-averaged wabs transmission, as XSPEC's ``xsabsw`` computes it.
+
+    The transmission exp(-nH sigma) is integrated over each bin with the trapezoidal rule on
+    pieces split at the Morrison & McCammon (1983) range boundaries (absorption edges), each
+    piece using the fit of its own range at both of its ends.
+
+    Parameters
+    ----------
+    edges_kev : ndarray
+        Bin edges in keV.
+    nh : float
+        Column density in 1e22 cm^-2.
+
+    Returns
+    -------
+    ndarray
+        Transmission per bin.
+    """
+    edges = np.ascontiguousarray(edges_kev, dtype=float)
+    pieces = _wabs_pieces(edges)
+    idx = pieces[:, 0].astype(np.intp)
+    trap = pieces[:, 1] * 0.5 * (np.exp(-nh * pieces[:, 2]) + np.exp(-nh * pieces[:, 3]))
+    width = np.diff(edges)
+    out = np.bincount(idx, weights=trap, minlength=width.size)
+    return np.divide(out, width, out=np.zeros_like(width), where=width > 0)
+
+
 def wabs_sigma(edges_kev: np.ndarray) -> np.ndarray:
     """Morrison & McCammon (1983) cross-section per H atom (1e-22 cm^2) at each bin's midpoint.
+
+    For display only: the model itself (`wabs_transmission`) averages the transmission over
+    the bin, which differs from exp(-nH sigma_mid) in bins that contain an edge.
 
     Parameters
     ----------
@@ -227,12 +391,9 @@ def wabs_sigma(edges_kev: np.ndarray) -> np.ndarray:
 
     def compute() -> np.ndarray:
         e = 0.5 * (edges[:-1] + edges[1:])
-        elo, coeffs = _mm83()
-        idx = np.clip(np.searchsorted(elo, e, side="right") - 1, 0, len(elo) - 1)
-        c = coeffs[idx]
-        sigma = (c[:, 0] + c[:, 1] * e + c[:, 2] * e * e) / e**3 * 1e-24
-        # MM83 has no data below 30 eV; XSPEC treats that region as opaque
-        return np.where(e < elo[0], 1e30, sigma * 1e22)
+        elo, _ = _mm83()
+        rng = np.clip(np.searchsorted(elo, e, side="right") - 1, 0, len(elo) - 1)
+        return _mm83_sigma(e, rng)
 
     return _cached(("wabs", *_grid_key(edges)), compute)
 
@@ -263,22 +424,47 @@ def _h_band(ev: np.ndarray) -> np.ndarray:
 
 
 def _h2_yan(ev: np.ndarray) -> np.ndarray:
-    """H2 cross-section (cm^2), Yan et al. 1998 above 85 eV (the X-ray band)."""
-    coeffs = (1.0, -2.003, -4.806, 50.577, -171.044, 231.608, -81.885)
-    x = np.sqrt(15.4 / np.maximum(ev, 15.4))
-    sigma = 45.57 * (ev / 1000.0) ** -3.5 * np.polynomial.polynomial.polyval(x, coeffs)
-    return np.where(ev < 85.0, 0.0, sigma * 1e-24)
+    """H2 cross-section (cm^2): Yan et al. 1998 (above 85 eV and below 30 eV), Wilms et al. 2000
+    (30-85 eV), as in TBabs 2.3 (original Yan et al. coefficients, not the erratum)."""
+    e = np.asarray(ev, dtype=float)
+    x = np.maximum(e, 15.4) / 15.4
+    poly = np.polynomial.polynomial.polyval
+    e35 = (np.maximum(e, 1.0) / 1000.0) ** -3.5
+    sig = np.select(
+        [e <= 15.4, e < 18.0, e < 30.0, e < 85.0],
+        [
+            np.zeros_like(e),
+            1e8 * poly(x, (-37.895, 99.723, -87.227, 25.4)),
+            2e7 * x**-0.252 * poly(1.0 / x, (0.071, -0.673, 1.977, -0.692)),
+            1e6 * poly(1.0 / x, (0.664, -11.768, 78.118, -231.339, 368.053, -189.953)),
+        ],
+        45.57
+        * e35
+        * poly(
+            1.0 / np.sqrt(x), (1.0, -2.003, -4.806, 50.577, -171.044, 231.608, -81.885)
+        ),  # fmt: skip
+    )
+    return sig * 1e-24
 
 
 def _tb_element_sigma(z: int, ev: np.ndarray) -> np.ndarray:
+    """Cross-section (cm^2) of element z as TBabs 2.3 evaluates it at energies ev (eV)."""
     if z == 1:
-        return _h_band(ev)
-    if z == 2:
-        return _he_yan(ev)
-    # Approximation: BCMC fits stand in for the Verner et al. (1996) shell fits used by TBabs
-    lo = ev * (1 - 1e-9)
-    hi = ev * (1 + 1e-9)
-    return _bcmc_element(z, lo, hi)
+        sig = _h_band(ev)
+    elif z == 2:
+        sig = _he_yan(ev)
+    elif z == 26:
+        # TBabs bridges the end of its tabulated Fe L edge to the Verner fit with a power law
+        sig = np.where(
+            (ev >= 745.0) & (ev <= 795.0), 1.645e-18 * (ev / 720.74) ** -3.2, verner_sigma(26, ev)
+        )
+    else:
+        # NOTE: TBabs 2.3 replaces Verner near the O K (~0.49-0.60 keV), Ne K (~0.86-0.90 keV)
+        # and Fe L (~0.70-0.745 keV) edges by laboratory/R-matrix tables that are not
+        # tabulated here; see data/xspec/README.md.
+        sig = verner_sigma(z, ev)
+    # TBabs sets every cross-section to zero at and above 100 keV
+    return np.where(ev >= 100e3, 0.0, sig)
 
 
 def _lower_gamma(a: float, x: np.ndarray) -> np.ndarray:
@@ -288,9 +474,11 @@ def _lower_gamma(a: float, x: np.ndarray) -> np.ndarray:
 def tbabs_sigma(edges_kev: np.ndarray, abund: str = "wilm", redshift: float = 0.0) -> np.ndarray:
     """Effective TBabs cross-section per H atom (1e-22 cm^2) in each bin.
 
-    Follows the structure of Wilms, Allen & McCray (2000): atomic gas, 20% of H in H2, and
-    grains (rho = 1 g/cm^3, a^-3.5 sizes in 0.025-0.25 um) with the paper's depletions and
-    self-shielding. Element cross-sections are averaged over the two bin edges.
+    Follows TBabs 2.3 (Wilms, Allen & McCray 2000): atomic gas, 20% of H in H2, and grains
+    (rho = 1 g/cm^3, a^-3.5 sizes in 0.025-0.25 um) with the paper's depletions and
+    self-shielding. Cross-sections: H (Band et al. 1990), He and H2 (Yan et al. 1998), all
+    metals Verner et al. (1996) / Verner & Yakovlev (1995); each is averaged over the two bin
+    edges. Not reproduced: TBabs's high-resolution O K, Ne K and Fe L edge tables.
 
     Parameters
     ----------
@@ -342,7 +530,7 @@ def tbabs_sigma(edges_kev: np.ndarray, abund: str = "wilm", redshift: float = 0.
             + sd ** (pl - 3.0)
             * (_lower_gamma(4.0 - pl, sd * amax) - _lower_gamma(4.0 - pl, sd * amin))
         )
-        h2 = _h2_yan(ev)
+        h2 = np.where(ev >= 100e3, 0.0, _h2_yan(ev))
         sigmol = 0.5 * (h2[:-1] + h2[1:]) * ab[1] * _TB_H2 * 0.5
         return (siggas + siggrains + sigmol) * 1e22
 

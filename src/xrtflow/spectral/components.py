@@ -283,7 +283,7 @@ def phabs(edges: np.ndarray, p: np.ndarray, abund: str = "angr", xsect: str = "b
 
 
 def wabs(edges: np.ndarray, p: np.ndarray, **_) -> np.ndarray:
-    return np.exp(-p[0] * absorption.wabs_sigma(edges))
+    return absorption.wabs_transmission(edges, p[0])
 
 
 def cflux(edges: np.ndarray, p: np.ndarray, inner: np.ndarray, **_) -> np.ndarray:

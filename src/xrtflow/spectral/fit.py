@@ -656,7 +656,9 @@ def _make_minuit(obj: _Objective, x0, names, limits, steps):
     m.errors = steps
     for j, (lo, hi) in enumerate(limits):
         m.limits[j] = _minuit_limits(lo, hi, x0[j], steps[j])
-    m.strategy = 1
+    # strategy 1 recomputes full numerical Hessians (O(n^2) calls): fine for a few parameters,
+    # far too slow for joint fits with dozens of free parameters
+    m.strategy = 1 if len(x0) <= 10 else 0
     m.tol = 0.05
     return m
 

@@ -185,8 +185,7 @@ class Model:
         abund : str
             Abundance table (``abund`` command).
         xsect : str
-            Cross-section table (``xsect`` command); phabs only. ``vern`` is not tabulated yet,
-            so phabs falls back to ``bcmc`` for it (see README).
+            Cross-section table (``xsect`` command: ``vern``, ``bcmc``, ``obcm``); phabs only.
         component : int, optional
             Keep only this additive component (1-based component number); used by
             `additive_components`.
@@ -198,9 +197,8 @@ class Model:
         """
         edges = np.asarray(energy_edges_keV, dtype=float)
         vals = self._values(values)
-        xs = "bcmc" if xsect.lower() == "vern" else xsect
         value, additive = self._eval(
-            self._tree, edges, vals, {"abund": abund, "xsect": xs}, component
+            self._tree, edges, vals, {"abund": abund, "xsect": xsect.lower()}, component
         )
         return value
 
