@@ -14,7 +14,13 @@ def table():
     return Table(
         {
             "obsid": [31940005, "00031940001", "00031940003", "00031940004", "00031940002"],
-            "start_time": [55665 + 150.5, 55665 + 100.0, 55665 + 140.0, 55665 + 145.0, 55665 + 130.0],
+            "start_time": [
+                55665 + 150.5,
+                55665 + 100.0,
+                55665 + 140.0,
+                55665 + 145.0,
+                55665 + 130.0,
+            ],
             "xrt_exposure": [2000.0, 3000.0, 200.0, 2500.0, 1800.0],
             "xrt_expo_pc": [2000.0, 3000.0, 200.0, 0.0, 1800.0],
             "xrt_expo_wt": [0.0, 0.0, 0.0, 2500.0, 0.0],
@@ -37,7 +43,9 @@ def test_selection_keeps_window_exposure_and_mode(table):
     assert reasons["00031940001"] == "before day 123 after epoch"
     assert reasons["00031940003"] == "PC exposure below 500 s"
     assert reasons["00031940004"] == "no XRT PC exposure"
-    assert np.allclose(out["days_after_epoch"].quantity.to_value(u.day), [100, 130, 140, 145, 150.5])
+    assert np.allclose(
+        out["days_after_epoch"].quantity.to_value(u.day), [100, 130, 140, 145, 150.5]
+    )
 
 
 def test_window_bounds_are_exclusive_like_the_seed(table):
@@ -53,9 +61,7 @@ def test_wt_mode_uses_wt_exposure(table):
 
 
 def test_include_and_exclude(table):
-    out = select_observations(
-        table, criteria(include=["00031940001"], exclude=["00031940005"])
-    )
+    out = select_observations(table, criteria(include=["00031940001"], exclude=["00031940005"]))
     chosen = set(out["obsid"][out["selected"]])
     assert chosen == {"00031940001", "00031940002"}
     assert out["reason"][list(out["obsid"]).index("00031940005")] == "excluded by config"

@@ -28,8 +28,12 @@ def test_wstat_general_case_matches_formula():
     d = math.sqrt(c * c + 4 * t * b * m)
     f = (s + b - t * m + d) / (2 * t)
     expect = 2 * (
-        ts * m + t * f - s * math.log(ts * m + ts * f) - b * math.log(tb * f)
-        - s * (1 - math.log(s)) - b * (1 - math.log(b))
+        ts * m
+        + t * f
+        - s * math.log(ts * m + ts * f)
+        - b * math.log(tb * f)
+        - s * (1 - math.log(s))
+        - b * (1 - math.log(b))
     )
     assert wstat(s, b, ts, tb, m) == pytest.approx(expect, rel=1e-12)
 

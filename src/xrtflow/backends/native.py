@@ -180,9 +180,15 @@ def expomap(
         events = read_events(event_file, obsid=obsid, mode=mode)
         _, vig = _coefficients(config, _obs_date(events))
         positions = _positions(attitude_file, events)
-        inst = instrument_map(events.badpix, REFERENCE_ENERGY_KEV, vig)
+        # xrtexpomap's vigflag defaults to no: xrtmkarf applies the vignetting itself.
+        apply_vignetting = bool(config.get("products", {}).get("expomap_vignetting", False))
+        inst = instrument_map(
+            events.badpix, REFERENCE_ENERGY_KEV, vig, apply_vignetting=apply_vignetting
+        )
         image = make_exposure_map(events, positions, inst)
-        write_exposure_map(dest, image, events, len(positions))
+        write_exposure_map(
+            dest, image, events, len(positions), vignetting_applied=apply_vignetting
+        )
         logger.info(
             "ObsID %s: exposure map from %d attitude bins -> %s", obsid, len(positions), dest
         )
