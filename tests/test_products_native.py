@@ -402,7 +402,7 @@ def test_backscal_area_ratio(run):
     expo = fits.getdata(run["expo"])
     with fits.open(run["prods"]["src_pha"]) as hdul:
         bs_file = hdul["SPECTRUM"].header["BACKSCAL"]
-    assert bs_file < bs_src
+    assert bs_file <= bs_src
     assert bs_file > 0.9 * bs_src
     from xrtflow.products.regions import region_pixel_mask
 
@@ -446,16 +446,29 @@ def test_image(run):
 
 
 # --- exposure map ------------------------------------------------------------------------------
-def test_expomap(run):
+def test_expomap(run, tmp_path):
     with fits.open(run["expo"]) as hdul:
+        flat, flat_header = hdul[0].data, hdul[0].header
+    # default like xrtexpomap (vigflag=no): no vignetting, full exposure 10' off axis
+    r_pix = int(10 / PIXEL_ARCMIN)
+    assert flat_header["VIGNAPP"] is False
+    assert flat[499, 499 + r_pix] == pytest.approx(flat[499, 499], rel=0.01)
+    config = {
+        **run["config"],
+        "products": {**run["config"]["products"], "expomap_vignetting": True},
+    }
+    vignetted = native.expomap(
+        OBSID, run["evt"], run["att"], run["hk"], tmp_path, config, tmp_path, None
+    )
+    with fits.open(vignetted) as hdul:
         img, h = hdul[0].data, hdul[0].header
+    assert h["VIGNAPP"] is True
     assert img.shape == (1000, 1000)
     assert h["CTYPE1"] == "RA---TAN" and h["CRVAL1"] == pytest.approx(RA0)
     assert h["EXPOSURE"] == pytest.approx(EXPOSURE)
     center = img[499, 499]
     assert center == pytest.approx(EXPOSURE, rel=0.01)
     # vignetting lowers the exposure towards the edge (10' off axis ~ 0.75 at 1.5 keV)
-    r_pix = int(10 / PIXEL_ARCMIN)
     edge = img[499, 499 + r_pix]
     assert edge < 0.85 * center and edge > 0.3 * center
     # outside the detector footprint there is no exposure

@@ -205,3 +205,31 @@ def test_results_table_has_joint_and_single_fits(demo_run):
     assert np.allclose(nh["value"], nh["value"][0])  # tied across ObsIDs
     csv = Table.read(results_dir(base) / "tables" / "results.csv", format="ascii.csv")
     assert len(csv) == len(table)
+
+
+def test_bad_obsid_is_recorded_and_the_others_go_on(tmp_path):
+    """A truncated event file fails its ObsID at staging; the joint stages use the rest."""
+    observations = OBSERVATIONS[1:3] + OBSERVATIONS[4:]
+    make_demo_archive(
+        tmp_path / "sim", DemoConfig(observations=observations, seed=3), progress=False
+    )
+    bad = "00031940003"
+    event = tmp_path / "sim" / "archive" / bad / naming.archive_event(bad)
+    event.write_bytes(event.read_bytes()[: event.stat().st_size // 2])
+    config = workflow_config(tmp_path)
+    config["fit"]["errors"] = False
+    result = run_snakemake(tmp_path, config)
+    assert result.returncode == 0, result.stderr[-4000:]
+    status = Table.read(results_dir(tmp_path) / "tables" / "status.ecsv")
+    rows = {row["obsid"]: row for row in status}
+    assert rows[bad]["status"] == "failed"
+    assert rows[bad]["failed_at"] == "stage"
+    assert (
+        bad in rows[bad]["message"]
+        and naming.archive_event(bad).split("/")[-1] in rows[bad]["message"]
+    )
+    assert {o for o in rows if o != bad} == {"00031940002", "00031940005"}
+    assert all(rows[o]["status"] == "ok" for o in rows if o != bad)
+    joint = Table.read(results_dir(tmp_path) / "fit" / "joint.ecsv")
+    assert set(joint["obsid"]) == {"00031940002", "00031940005"}
+    assert not (results_dir(tmp_path) / "obs" / bad / naming.cleaned_events(bad)).exists()

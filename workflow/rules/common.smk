@@ -93,6 +93,12 @@ def selected_obsids(target):
     return _read_manifest(str(path), Path(path).stat().st_mtime_ns)
 
 
+def selection_table(wildcards):
+    """The selection table, through the checkpoint: a rerun of the selection that changes
+    nothing keeps the file (update flag) and so reruns nothing downstream."""
+    return checkpoints.select_observations.get(target=wildcards.target).output.table
+
+
 def selection_row(target, obsid):
     from xrtflow.steps.catalog import selection_rows
 
@@ -100,69 +106,55 @@ def selection_row(target, obsid):
     return selection_rows(str(path), Path(path).stat().st_mtime_ns)[obsid]
 
 
-def stage_info(wildcards):
-    path = checkpoints.stage_observation.get(target=wildcards.target, obsid=wildcards.obsid).output[0]
-    return read_json(path)
-
-
-def staged_obsids(target):
-    """Selected ObsIDs whose data were found and verified."""
-    ok = []
-    for obsid in selected_obsids(target):
-        path = checkpoints.stage_observation.get(target=target, obsid=obsid).output[0]
-        if read_json(path)["status"] == "ok":
-            ok.append(obsid)
-    return ok
-
-
-def processed_obsids(target):
-    """Selected ObsIDs whose data were staged and went through the pipeline stage."""
-    ok = []
-    for obsid in staged_obsids(target):
-        path = checkpoints.pipeline.get(target=target, obsid=obsid).output[0]
-        if read_json(path)["status"] == "ok":
-            ok.append(obsid)
-    return ok
+def _status(checkpoint, wildcards):
+    path = checkpoint.get(target=wildcards.target, obsid=wildcards.obsid).output[0]
+    return path, read_json(path)
 
 
 def cleaned_event_file(wildcards):
-    path = checkpoints.pipeline.get(target=wildcards.target, obsid=wildcards.obsid).output[0]
-    info = read_json(path)
+    path, info = _status(checkpoints.pipeline, wildcards)
     if info["status"] != "ok":
         raise WorkflowError(f"ObsID {wildcards.obsid} failed the pipeline stage: {info['message']}")
     return info["event_file"]
 
 
-def per_obs(pattern):
-    """Input function: ``pattern`` for every ObsID that went through the pipeline."""
+def summary_inputs(wildcards):
+    """Everything one ObsID produced, as far as it got.
 
-    def inputs(wildcards):
-        return [
-            pattern.format(target=wildcards.target, obsid=obsid)
-            for obsid in processed_obsids(wildcards.target)
-        ]
+    The per-ObsID checkpoints (staging, pipeline) are resolved here, one ObsID at a time, so
+    that the joint stages depend on one checkpoint only (the selection) and see each ObsID
+    through its summary: an ObsID that failed contributes its status, not its products.
+    """
+    stage, info = _status(checkpoints.stage_observation, wildcards)
+    if info["status"] != "ok":
+        return {"stage": stage}
+    pipeline, info = _status(checkpoints.pipeline, wildcards)
+    if info["status"] != "ok":
+        return {"stage": stage, "pipeline": pipeline}
+    products = {
+        key: obs_file(function).format(**wildcards)
+        for key, function in (
+            ("image", naming.sky_image),
+            ("src_lc", naming.source_lightcurve),
+            ("bkg_lc", naming.background_lightcurve),
+            ("src_pha", naming.source_spectrum),
+            ("bkg_pha", naming.background_spectrum),
+            ("arf", naming.source_arf),
+            ("rmf", naming.source_rmf),
+            ("grouped", naming.grouped_spectrum),
+        )
+    }
+    fit = res("{target}/obs/{obsid}/fit.json").format(**wildcards)
+    fit_table = res("{target}/obs/{obsid}/fit.ecsv").format(**wildcards)
+    return {"stage": stage, "pipeline": pipeline, **products, "fit": fit, "fit_table": fit_table}
 
-    return inputs
 
-
-def per_staged_obs(pattern):
-    def inputs(wildcards):
-        return [
-            pattern.format(target=wildcards.target, obsid=obsid)
-            for obsid in staged_obsids(wildcards.target)
-        ]
-
-    return inputs
-
-
-def per_selected_obs(pattern):
-    def inputs(wildcards):
-        return [
-            pattern.format(target=wildcards.target, obsid=obsid)
-            for obsid in selected_obsids(wildcards.target)
-        ]
-
-    return inputs
+def summaries(wildcards):
+    """The summary of every selected ObsID (waits for the selection checkpoint only)."""
+    return [
+        res("{target}/obs/{obsid}/summary.json").format(target=wildcards.target, obsid=obsid)
+        for obsid in selected_obsids(wildcards.target)
+    ]
 
 
 FIGURES = ["timeline", "images", "spectra", "lightcurves"]

@@ -3,7 +3,7 @@
 
 rule plot_timeline:
     input:
-        res("{target}/catalog/selection.ecsv"),
+        selection_table,
     output:
         report(
             res("{target}/figures/timeline.png"),
@@ -23,7 +23,7 @@ rule plot_timeline:
 
 rule plot_images:
     input:
-        images=per_obs(obs_file(naming.sky_image)),
+        summaries=summaries,
         target=res("{target}/catalog/target.json"),
         src_region=res("{target}/regions/src.reg"),
         bkg_region=res("{target}/regions/bkg.reg"),
@@ -47,6 +47,9 @@ rule plot_spectra:
     input:
         plot=res("{target}/fit/joint_plot.ecsv"),
         fit=res("{target}/fit/joint.json"),
+        # through the selection checkpoint, so that a selection that changed nothing does not
+        # leave this rule marked as outdated
+        summaries=summaries,
     output:
         report(
             res("{target}/figures/spectra.png"),
@@ -65,10 +68,7 @@ rule plot_spectra:
 
 rule plot_lightcurves:
     input:
-        source=per_obs(obs_file(naming.source_lightcurve)),
-        background=per_obs(obs_file(naming.background_lightcurve)),
-        src_pha=per_obs(obs_file(naming.source_spectrum)),
-        bkg_pha=per_obs(obs_file(naming.background_spectrum)),
+        summaries=summaries,
     output:
         report(
             res("{target}/figures/lightcurves.png"),

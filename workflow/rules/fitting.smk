@@ -24,12 +24,22 @@ rule fit_observation:
         "../scripts/fit_spectra.py"
 
 
+rule observation_summary:
+    input:
+        unpack(summary_inputs),
+    output:
+        res("{target}/obs/{obsid}/summary.json"),
+    log:
+        res("{target}/logs/summary/{obsid}.log"),
+    conda:
+        "../envs/xrtflow.yaml"
+    script:
+        "../scripts/observation_summary.py"
+
+
 rule fit_joint:
     input:
-        spectrum=per_obs(obs_file(naming.grouped_spectrum)),
-        background=per_obs(obs_file(naming.background_spectrum)),
-        rmf=per_obs(obs_file(naming.source_rmf)),
-        arf=per_obs(obs_file(naming.source_arf)),
+        summaries,
     output:
         json=res("{target}/fit/joint.json"),
         table=res("{target}/fit/joint.ecsv"),
@@ -45,4 +55,4 @@ rule fit_joint:
     conda:
         "../envs/xrtflow.yaml"
     script:
-        "../scripts/fit_spectra.py"
+        "../scripts/fit_joint.py"

@@ -4,8 +4,8 @@
 rule results_table:
     input:
         joint=res("{target}/fit/joint.ecsv"),
-        single=per_obs(res("{target}/obs/{obsid}/fit.ecsv")),
-        selection=res("{target}/catalog/selection.ecsv"),
+        summaries=summaries,
+        selection=selection_table,
     output:
         ecsv=report(
             res("{target}/tables/results.ecsv"),
@@ -23,10 +23,8 @@ rule results_table:
 
 rule status_table:
     input:
-        selection=res("{target}/catalog/selection.ecsv"),
-        stage=per_selected_obs(res("{target}/obs/{obsid}/stage.json")),
-        pipeline=per_staged_obs(res("{target}/obs/{obsid}/pipeline.json")),
-        fits=per_obs(res("{target}/obs/{obsid}/fit.json")),
+        selection=selection_table,
+        summaries=summaries,
     output:
         report(
             res("{target}/tables/status.ecsv"),

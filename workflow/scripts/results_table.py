@@ -4,7 +4,7 @@ from xrtflow.steps.tables import results_table
 with script_log(snakemake):
     results_table(
         snakemake.input.joint,
-        list(snakemake.input.single),
+        list(snakemake.input.summaries),
         snakemake.input.selection,
         snakemake.output.ecsv,
         snakemake.output.csv,

@@ -2,10 +2,4 @@ from xrtflow.logs import script_log
 from xrtflow.steps.tables import status_table
 
 with script_log(snakemake):
-    status_table(
-        snakemake.input.selection,
-        list(snakemake.input.stage),
-        list(snakemake.input.pipeline),
-        list(snakemake.input.fits),
-        snakemake.output[0],
-    )
+    status_table(snakemake.input.selection, list(snakemake.input.summaries), snakemake.output[0])

@@ -186,9 +186,7 @@ def expomap(
             events.badpix, REFERENCE_ENERGY_KEV, vig, apply_vignetting=apply_vignetting
         )
         image = make_exposure_map(events, positions, inst)
-        write_exposure_map(
-            dest, image, events, len(positions), vignetting_applied=apply_vignetting
-        )
+        write_exposure_map(dest, image, events, len(positions), vignetting_applied=apply_vignetting)
         logger.info(
             "ObsID %s: exposure map from %d attitude bins -> %s", obsid, len(positions), dest
         )

@@ -447,22 +447,35 @@ def _h2_yan(ev: np.ndarray) -> np.ndarray:
     return sig * 1e-24
 
 
+@cache
+def _tb_edge_tables() -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """TBabs 2.3's O K, Fe L and Ne K edge tables: Z -> (energy eV, sigma cm^2), see the README."""
+    out: dict[int, tuple[list[float], list[float]]] = {}
+    for row in _data_rows("tbabs_edges.csv"):
+        e, s = out.setdefault(int(row["Z"]), ([], []))
+        e.append(float(row["energy_eV"]))
+        s.append(float(row["sigma_Mb"]) * 1e-18)
+    return {z: (np.array(e), np.array(s)) for z, (e, s) in out.items()}
+
+
 def _tb_element_sigma(z: int, ev: np.ndarray) -> np.ndarray:
     """Cross-section (cm^2) of element z as TBabs 2.3 evaluates it at energies ev (eV)."""
     if z == 1:
         sig = _h_band(ev)
     elif z == 2:
         sig = _he_yan(ev)
-    elif z == 26:
-        # TBabs bridges the end of its tabulated Fe L edge to the Verner fit with a power law
-        sig = np.where(
-            (ev >= 745.0) & (ev <= 795.0), 1.645e-18 * (ev / 720.74) ** -3.2, verner_sigma(26, ev)
-        )
     else:
-        # NOTE: TBabs 2.3 replaces Verner near the O K (~0.49-0.60 keV), Ne K (~0.86-0.90 keV)
-        # and Fe L (~0.70-0.745 keV) edges by laboratory/R-matrix tables that are not
-        # tabulated here; see data/xspec/README.md.
         sig = verner_sigma(z, ev)
+        if z == 26:
+            # TBabs bridges the end of its tabulated Fe L edge to the Verner fit with a power law
+            bridge = (ev >= 745.0) & (ev <= 795.0)
+            sig = np.where(bridge, 1.645e-18 * (ev / 720.74) ** -3.2, sig)
+        table = _tb_edge_tables().get(z)
+        if table is not None:
+            # O K, Ne K and Fe L: linear interpolation in TBabs's high-resolution tables
+            e_tab, s_tab = table
+            inside = (ev >= e_tab[0]) & (ev <= e_tab[-1])
+            sig = np.where(inside, np.interp(ev, e_tab, s_tab), sig)
     # TBabs sets every cross-section to zero at and above 100 keV
     return np.where(ev >= 100e3, 0.0, sig)
 
@@ -471,14 +484,63 @@ def _lower_gamma(a: float, x: np.ndarray) -> np.ndarray:
     return gammainc(a, x) * gamma_fn(a)
 
 
+def _tb_edge_sigmas(ev: np.ndarray) -> dict[int, np.ndarray]:
+    """Cross-section (cm^2) of every TBabs species at the energies ``ev`` (eV); key 1000 is H2."""
+    out = {z: _tb_element_sigma(z, ev) for z in _TB_Z}
+    out[1000] = np.where(ev >= 100e3, 0.0, _h2_yan(ev))
+    return out
+
+
+def _tbabs_combine(sig: dict[int, np.ndarray], abund: str) -> np.ndarray:
+    """TBabs cross-section per H atom (1e-22 cm^2) from per-species bin cross-sections (cm^2).
+
+    ``sig`` maps Z (and 1000 for H2) to each bin's species cross-section, i.e. TBabs's
+    ``photavg`` (the mean of the values at the two bin edges). Gas, grains (with the
+    self-shielding of Wilms et al. 2000, appendix) and H2 are summed as in ``tbnew``.
+    """
+    ab = abundances(abund)
+    n = sig[1].size
+    siggas = np.zeros(n)
+    sigavg = np.zeros(n)
+    normal = 0.0
+    massgrain = 0.0
+    for z, weight, depl in zip(_TB_Z, _TB_WEIGHT, _TB_DEPLETION, strict=True):
+        beta = 1.0 - depl
+        abdust = ab[z] * beta
+        abgas = ab[z] * (1.0 - beta) * ((1.0 - _TB_H2) if z == 1 else 1.0)
+        massgrain += abdust * weight
+        normal += abdust
+        siggas += abgas * sig[z]
+        sigavg += abdust * sig[z]
+    massgrain *= _AMU
+    meanmol = massgrain / normal
+    sigavg /= normal
+    pl, amin, amax = _TB_PL, _TB_AMIN, _TB_AMAX
+    k = (1.0 - pl) / (amax ** (1.0 - pl) - amin ** (1.0 - pl))
+    ngrains = massgrain / (_TB_RHO * 4.0 / 3.0 * np.pi * k)
+    ngrains *= (4.0 - pl) / (amax ** (4.0 - pl) - amin ** (4.0 - pl))
+    pmin, pmax = amin ** (3.0 - pl), amax ** (3.0 - pl)
+    signorm = ngrains * np.pi * k / (pl - 3.0)
+    sd = 4.0 / 3.0 * _TB_RHO / meanmol * sigavg
+    sd = np.maximum(sd, 1e-300)
+    siggrains = signorm * (
+        pmin * -np.expm1(-sd * amin)
+        - pmax * -np.expm1(-sd * amax)
+        + sd ** (pl - 3.0) * (_lower_gamma(4.0 - pl, sd * amax) - _lower_gamma(4.0 - pl, sd * amin))
+    )
+    sigmol = sig[1000] * ab[1] * _TB_H2 * 0.5
+    return (siggas + siggrains + sigmol) * 1e22
+
+
 def tbabs_sigma(edges_kev: np.ndarray, abund: str = "wilm", redshift: float = 0.0) -> np.ndarray:
     """Effective TBabs cross-section per H atom (1e-22 cm^2) in each bin.
 
     Follows TBabs 2.3 (Wilms, Allen & McCray 2000): atomic gas, 20% of H in H2, and grains
     (rho = 1 g/cm^3, a^-3.5 sizes in 0.025-0.25 um) with the paper's depletions and
-    self-shielding. Cross-sections: H (Band et al. 1990), He and H2 (Yan et al. 1998), all
-    metals Verner et al. (1996) / Verner & Yakovlev (1995); each is averaged over the two bin
-    edges. Not reproduced: TBabs's high-resolution O K, Ne K and Fe L edge tables.
+    self-shielding. Cross-sections: H (Band et al. 1990), He and H2 (Yan et al. 1998), metals
+    Verner et al. (1996) / Verner & Yakovlev (1995), except TBabs's high-resolution tables at the
+    O K (0.49-0.58 keV), Fe L (0.70-0.75 keV) and Ne K (0.865-0.870 keV) edges
+    (``data/xspec/tbabs_edges.csv``); each is averaged over the two bin edges.
 
     Parameters
     ----------
@@ -497,41 +559,8 @@ def tbabs_sigma(edges_kev: np.ndarray, abund: str = "wilm", redshift: float = 0.
     edges = np.ascontiguousarray(edges_kev, dtype=float)
 
     def compute() -> np.ndarray:
-        ab = abundances(abund)
         ev = edges * 1000.0 * (1.0 + redshift)
-        sig_edges = {z: _tb_element_sigma(z, ev) for z in _TB_Z}
-        sig = {z: 0.5 * (s[:-1] + s[1:]) for z, s in sig_edges.items()}
-        siggas = np.zeros(edges.size - 1)
-        sigavg = np.zeros(edges.size - 1)
-        normal = 0.0
-        massgrain = 0.0
-        for z, weight, depl in zip(_TB_Z, _TB_WEIGHT, _TB_DEPLETION, strict=True):
-            beta = 1.0 - depl
-            abdust = ab[z] * beta
-            abgas = ab[z] * (1.0 - beta) * ((1.0 - _TB_H2) if z == 1 else 1.0)
-            massgrain += abdust * weight
-            normal += abdust
-            siggas += abgas * sig[z]
-            sigavg += abdust * sig[z]
-        massgrain *= _AMU
-        meanmol = massgrain / normal
-        sigavg /= normal
-        pl, amin, amax = _TB_PL, _TB_AMIN, _TB_AMAX
-        k = (1.0 - pl) / (amax ** (1.0 - pl) - amin ** (1.0 - pl))
-        ngrains = massgrain / (_TB_RHO * 4.0 / 3.0 * np.pi * k)
-        ngrains *= (4.0 - pl) / (amax ** (4.0 - pl) - amin ** (4.0 - pl))
-        pmin, pmax = amin ** (3.0 - pl), amax ** (3.0 - pl)
-        signorm = ngrains * np.pi * k / (pl - 3.0)
-        sd = 4.0 / 3.0 * _TB_RHO / meanmol * sigavg
-        sd = np.maximum(sd, 1e-300)
-        siggrains = signorm * (
-            pmin * -np.expm1(-sd * amin)
-            - pmax * -np.expm1(-sd * amax)
-            + sd ** (pl - 3.0)
-            * (_lower_gamma(4.0 - pl, sd * amax) - _lower_gamma(4.0 - pl, sd * amin))
-        )
-        h2 = np.where(ev >= 100e3, 0.0, _h2_yan(ev))
-        sigmol = 0.5 * (h2[:-1] + h2[1:]) * ab[1] * _TB_H2 * 0.5
-        return (siggas + siggrains + sigmol) * 1e22
+        sig = {z: 0.5 * (s[:-1] + s[1:]) for z, s in _tb_edge_sigmas(ev).items()}
+        return _tbabs_combine(sig, abund)
 
     return _cached(("tbabs", abund.lower(), float(redshift), *_grid_key(edges)), compute)

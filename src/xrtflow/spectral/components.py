@@ -133,29 +133,17 @@ def _kurucz(u: np.ndarray, gam: float) -> np.ndarray:
     return np.where(k >= 12, 0.0, g)
 
 
-def gaunt(e: np.ndarray, kt: float, z: float) -> np.ndarray:
-    """Free-free Gaunt factor as in XSPEC's bremss (Kellogg, Baldwin & Koch 1975).
+_BORN_CACHE: dict = {}
 
-    Parameters
-    ----------
-    e : ndarray
-        Photon energies (keV).
-    kt : float
-        Temperature (keV).
-    z : float
-        Ion charge.
 
-    Returns
-    -------
-    ndarray
-        Gaunt factor; zero where E > 50 kT.
-    """
+def _born(e: np.ndarray, kt: float) -> np.ndarray:
+    """Born-approximation part of :func:`gaunt` (independent of the ion charge), cached for the
+    last few (energies, kT) so that bremss' H and He terms compute it once."""
+    key = (float(kt), e.shape, hash(e.tobytes()))
+    out = _BORN_CACHE.get(key)
+    if out is not None:
+        return out
     u = e / kt
-    gam = z * z * 0.01358 / kt
-    gam1 = min(gam * 1000.0, 100.0)
-    if gam > 0.1:
-        out = _kurucz(u, gam)
-        return np.where(e > 50 * kt, 0.0, out)
     u1 = 0.5 * u
     u12 = 0.5 * u1
     t = u1 / 3.75
@@ -202,6 +190,37 @@ def gaunt(e: np.ndarray, kt: float, z: float) -> np.ndarray:
             )
         ) / (np.exp(u1l) * np.sqrt(u1l))
         born = 0.5513 * np.exp(u1) * np.where(small, ak_small, ak_large)
+    if len(_BORN_CACHE) > 8:
+        _BORN_CACHE.clear()
+    born.setflags(write=False)
+    _BORN_CACHE[key] = born
+    return born
+
+
+def gaunt(e: np.ndarray, kt: float, z: float) -> np.ndarray:
+    """Free-free Gaunt factor as in XSPEC's bremss (Kellogg, Baldwin & Koch 1975).
+
+    Parameters
+    ----------
+    e : ndarray
+        Photon energies (keV).
+    kt : float
+        Temperature (keV).
+    z : float
+        Ion charge.
+
+    Returns
+    -------
+    ndarray
+        Gaunt factor; zero where E > 50 kT.
+    """
+    u = e / kt
+    gam = z * z * 0.01358 / kt
+    gam1 = min(gam * 1000.0, 100.0)
+    if gam > 0.1:
+        out = _kurucz(u, gam)
+        return np.where(e > 50 * kt, 0.0, out)
+    born = _born(np.asarray(e, dtype=float), kt)
     if gam1 < 1.0:
         return np.where(e > 50 * kt, 0.0, born)
     uc = np.maximum(u, 0.003)

@@ -20,6 +20,12 @@ is dense-ish, as the Swift-XRT RMFs are; sparse otherwise).  The model is evalua
 distinct parameter set per spectrum, so finite-difference gradients only re-evaluate the spectra
 a parameter touches; the gradient is handed to MINUIT.  90% errors are MINOS intervals for
 ``Delta stat = 2.706``, the profile-likelihood interval XSPEC's ``error`` command computes.
+
+Fits with at most one parameter tied across data groups go through
+:mod:`xrtflow.spectral.profile`: each data group is first fitted alone (multi-start,
+normalizations first), the joint fit is a 1-D profile over the tied parameter with independent
+small fits per group, and intervals are exact joint profile-likelihood intervals.  Intervals
+that cannot be computed are NaN (never None) with an explanation in ``FitResult.messages``.
 """
 
 from __future__ import annotations
@@ -277,9 +283,10 @@ class FitResult:
                 "component": p.component,
                 "parameter": p.name,
                 "unit": p.unit,
-                "value": _jsonable(p.value),
-                "err_lo": _jsonable(p.err_lo),
-                "err_hi": _jsonable(p.err_hi),
+                # an interval that could not be computed stays NaN (see ``messages``), never None
+                "value": float(p.value),
+                "err_lo": float(p.err_lo),
+                "err_hi": float(p.err_hi),
                 "frozen": p.frozen,
                 "tied_to": p.tied_to,
             }
@@ -699,46 +706,26 @@ def fit(setup: FitSetup) -> FitResult:
             x0[j] = min(x0[j], hi)
 
     messages: list[str] = []
-    best = None
-    for start in _start_points(x0, pars, owner, setup.n_starts):
-        m = _make_minuit(obj, start, names, limits, steps)
-        m.migrad(ncall=20000)
-        if not m.valid:
-            m.migrad(ncall=20000)
-        if best is None or m.fval < best.fval - 1e-6:
-            best = m
-    m = best
-    m.tol = 0.01
-    m.migrad()
-    m.hesse()
-    xbest = np.array(m.values)
-
-    # 90% errors
-    lo_err = np.full(len(owner), np.nan)
-    hi_err = np.full(len(owner), np.nan)
     want = _errors_wanted(setup.errors, pars, owner)
-    if want.any() and len(owner):
-        m.errordef = 1.0
-        for j in np.flatnonzero(want):
-            try:
-                m.minos(names[j], cl=0.9)
-                me = m.merrors[names[j]]
-                lo_err[j] = xbest[j] + me.lower
-                hi_err[j] = xbest[j] + me.upper
-                if not me.is_valid:
-                    messages.append(f"MINOS for {names[j]} not fully valid: {me}")
-                if m.fval < obj(xbest) - 1e-3:  # MINOS found a better minimum
-                    messages.append(f"new minimum found while computing errors of {names[j]}")
-            except Exception as err:  # pragma: no cover - defensive
-                messages.append(f"MINOS failed for {names[j]}: {err}")
-        # MINOS may have moved to a new minimum
-        if obj(np.array(m.values)) < obj(xbest) - 1e-6:
-            xbest = np.array(m.values)
+    block = None
+    if len(owner):
+        from xrtflow.spectral.profile import fit_blocks
 
+        block = fit_blocks(
+            obj, model, setup, pars, free_map, owner, tied, names, limits, steps, x0,
+            lambda x, p, o: _start_points(x, p, o, setup.n_starts), _minuit_limits, want,
+        )  # fmt: skip
+    if block is not None:
+        xbest, lo_err, hi_err = block.xbest, block.lo, block.hi
+        cov, valid = block.cov, block.valid
+        messages.extend(block.messages)
+    else:
+        xbest, lo_err, hi_err, cov, valid = _fit_direct(
+            obj, x0, pars, owner, names, limits, steps, setup, want, messages
+        )
     stat = obj(xbest)
     nfree = len(owner)
     dof = obj.n_bins - nfree
-    cov = np.array(m.covariance) if m.covariance is not None else np.full((nfree, nfree), np.nan)
 
     # parameter table
     obsids = _obsids(setup, spectra)
@@ -786,12 +773,44 @@ def fit(setup: FitSetup) -> FitResult:
         fluxes=fluxes,
         goodness=goodness,
         covariance=cov,
-        valid=bool(m.valid),
+        valid=bool(valid),
         elapsed=time.perf_counter() - t0,
         abund=setup.abund,
         xsect=setup.xsect,
         messages=messages,
     )
+
+
+def _fit_direct(obj, x0, pars, owner, names, limits, steps, setup, want, messages):
+    """MIGRAD + MINOS on the full problem (used when the block structure does not apply)."""
+    from xrtflow.spectral.profile import migrad_robust, minos_interval
+
+    best = None
+    for start in _start_points(x0, pars, owner, setup.n_starts):
+        m = _make_minuit(obj, start, names, limits, steps)
+        migrad_robust(m)
+        if best is None or m.fval < best.fval - 1e-6:
+            best = m
+    m = best
+    m.tol = 0.01
+    migrad_robust(m, messages, "fit")
+    m.hesse()
+    if not m.valid:
+        migrad_robust(m, messages, "fit")
+        m.hesse()
+    xbest = np.array(m.values)
+    lo_err = np.full(len(owner), np.nan)
+    hi_err = np.full(len(owner), np.nan)
+    if want.any() and len(owner):
+        m.errordef = 1.0
+        for j in np.flatnonzero(want):
+            lo_err[j], hi_err[j] = minos_interval(m, names[j], xbest[j], messages, names[j])
+        if obj(np.array(m.values)) < obj(xbest) - 1e-6:
+            messages.append("a new minimum was found while computing errors")
+            xbest = np.array(m.values)
+    nfree = len(owner)
+    cov = np.array(m.covariance) if m.covariance is not None else np.full((nfree, nfree), np.nan)
+    return xbest, lo_err, hi_err, cov, bool(m.valid)
 
 
 def _errors_wanted(errors, pars, owner) -> np.ndarray:

@@ -64,6 +64,7 @@ def fit_observations(
     json_out: str | Path,
     table_out: str | Path,
     plot_out: str | Path,
+    joint: bool | None = None,
 ) -> FitResult | None:
     """Fit one or more grouped spectra; write JSON, ECSV and the plot table.
 
@@ -73,7 +74,7 @@ def fit_observations(
     """
     paths = _as_list(spectra)
     files = list(zip(paths, _as_list(backgrounds), _as_list(rmfs), _as_list(arfs), strict=True))
-    joint = len(files) > 1 or Path(json_out).name.startswith("joint")
+    joint = len(files) > 1 if joint is None else joint
     loaded = [read_spectrum(p, rmf=r, arf=a, background=b) for p, b, r, a in files]
     obsids = [s.obsid or Path(p).name[2:13] for s, p in zip(loaded, paths, strict=True)]
     setup = build_setup(loaded, settings, obsids, joint)
@@ -216,3 +217,41 @@ def _display_bins(counts: np.ndarray, min_counts: float) -> list[np.ndarray]:
         else:
             bins.append(np.array(current))
     return bins
+
+
+def fit_joint(
+    backend: str,
+    summaries: Sequence[str | Path],
+    settings: dict,
+    json_out: str | Path,
+    table_out: str | Path,
+    plot_out: str | Path,
+) -> FitResult | None:
+    """Joint fit of every ObsID that has a spectrum (failed ObsIDs are left out, and logged)."""
+    from .summary import read_summaries, with_products
+
+    everything = read_summaries(summaries)
+    usable = with_products(everything)
+    for skipped in everything:
+        if not skipped.get("has_products"):
+            log.warning(
+                "ObsID %s left out of the joint fit: failed at %s (%s)",
+                skipped["obsid"],
+                skipped["failed_at"],
+                skipped["message"],
+            )
+    if not usable:
+        raise RuntimeError("no ObsID produced a spectrum: nothing to fit (see tables/status.ecsv)")
+    products = [s["products"] for s in usable]
+    return fit_observations(
+        backend=backend,
+        spectra=[p["grouped"] for p in products],
+        backgrounds=[p["bkg_pha"] for p in products],
+        rmfs=[p["rmf"] for p in products],
+        arfs=[p["arf"] for p in products],
+        settings=settings,
+        json_out=json_out,
+        table_out=table_out,
+        plot_out=plot_out,
+        joint=True,
+    )

@@ -6,8 +6,6 @@ import json
 import logging
 from pathlib import Path
 
-from astropy.io import fits
-
 from .. import naming
 
 log = logging.getLogger(__name__)
@@ -27,15 +25,17 @@ def required_files(obsid: str, mode: str) -> dict[str, str]:
 
 
 def check_fits(path: Path, obsid: str) -> None:
-    """Raise :class:`StagingError` unless ``path`` is a complete, readable FITS file."""
+    """Raise :class:`StagingError` unless ``path`` is complete (gzip CRC, FITS sizes, checksums)."""
+    from ..download import CorruptFileError, verify_file
+
     if not path.exists():
         raise StagingError(f"ObsID {obsid}: {path} is missing")
     try:
-        with fits.open(path, checksum=True) as hdul:
-            for hdu in hdul:
-                _ = hdu.data  # reads every HDU: a truncated file fails here
-    except Exception as err:  # astropy raises several types for damaged files
-        raise StagingError(f"ObsID {obsid}: {path} is not a readable FITS file ({err})") from err
+        verify_file(path)
+    except CorruptFileError as err:
+        raise StagingError(
+            f"ObsID {obsid}: {path} is damaged ({err}); fetch it again or exclude the ObsID"
+        ) from err
 
 
 def stage_observation(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
@@ -23,7 +22,7 @@ def _fit_rows(path: str | Path, kind: str) -> Table:
 
 def results_table(
     joint: str | Path,
-    singles: list[str | Path],
+    summaries: list[str | Path],
     selection: str | Path,
     ecsv_out: str | Path,
     csv_out: str | Path,
@@ -32,6 +31,9 @@ def results_table(
 
     Adds each ObsID's start time and days after the epoch from the selection table.
     """
+    from .summary import read_summaries
+
+    singles = [s["products"]["fit_table"] for s in read_summaries(summaries) if s["status"] == "ok"]
     tables = [_fit_rows(joint, "joint")] + [_fit_rows(p, "single") for p in singles]
     tables = [t for t in tables if len(t)]
     if not tables:
@@ -55,55 +57,27 @@ def results_table(
     return table
 
 
-def status_table(
-    selection: str | Path,
-    stage_files: list[str | Path],
-    pipeline_files: list[str | Path],
-    fit_files: list[str | Path],
-    output: str | Path,
-) -> Table:
+def status_table(selection: str | Path, summaries: list[str | Path], output: str | Path) -> Table:
     """One row per selected ObsID: how far it got, and why it stopped if it did."""
+    from .summary import read_summaries
+
     rows = read_observation_table(selection)
-    rows = rows[rows["selected"]]
-
-    def by_obsid(files: list[str | Path]) -> dict[str, dict]:
-        out = {}
-        for path in files:
-            info = json.loads(Path(path).read_text())
-            out[str(info["obsid"])] = info
-        return out
-
-    stages, pipelines, fits = by_obsid(stage_files), by_obsid(pipeline_files), by_obsid(fit_files)
-    names, statuses, failed_at, messages = [], [], [], []
-    for obsid in rows["obsid"]:
-        obsid = str(obsid)
-        names.append(obsid)
-        for step, infos in (("stage", stages), ("pipeline", pipelines), ("fit", fits)):
-            info = infos.get(obsid)
-            if info is None:
-                statuses.append("incomplete")
-                failed_at.append(step)
-                messages.append(f"no {step} result")
-                break
-            if info.get("status") != "ok":
-                statuses.append("failed")
-                failed_at.append(step)
-                messages.append(info.get("message", ""))
-                break
-        else:
-            statuses.append("ok")
-            failed_at.append("")
-            messages.append("")
+    start = {str(r["obsid"]): float(r["start_time"]) for r in rows}
+    infos = read_summaries(summaries)
     table = Table(
         {
-            "obsid": np.array(names, dtype="U11"),
-            "start_mjd": np.asarray(rows["start_time"], float),
-            "status": np.array(statuses, dtype="U10"),
-            "failed_at": np.array(failed_at, dtype="U8"),
-            "message": np.array(messages, dtype=str) if messages else np.array([], dtype="U1"),
+            "obsid": np.array([i["obsid"] for i in infos], dtype="U11"),
+            "start_mjd": np.array([start.get(i["obsid"], np.nan) for i in infos], dtype=float),
+            "status": np.array([i["status"] for i in infos], dtype="U10"),
+            "failed_at": np.array([i["failed_at"] for i in infos], dtype="U8"),
+            "message": np.array([i["message"] for i in infos], dtype=str)
+            if infos
+            else np.array([], dtype="U1"),
         }
     )
     table.write(output, format="ascii.ecsv", overwrite=True)
     n_ok = int(np.sum(table["status"] == "ok"))
     log.info("%d of %d selected ObsIDs processed and fitted", n_ok, len(table))
+    for row in table[table["status"] != "ok"]:
+        log.warning("ObsID %s failed at %s: %s", row["obsid"], row["failed_at"], row["message"])
     return table
