@@ -11,10 +11,10 @@ import re
 from pathlib import Path
 
 import pytest
-from astropy.table import Table
-
 from archive_server import ArchiveServer, build_heasarc_tree
+from astropy.table import Table
 from test_workflow import run_snakemake, workflow_config
+
 from xrtflow.simulate import DemoConfig, ObservationSpec, make_demo_archive
 
 pytestmark = pytest.mark.slow
