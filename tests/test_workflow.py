@@ -233,3 +233,55 @@ def test_bad_obsid_is_recorded_and_the_others_go_on(tmp_path):
     joint = Table.read(results_dir(tmp_path) / "fit" / "joint.ecsv")
     assert set(joint["obsid"]) == {"00031940002", "00031940005"}
     assert not (results_dir(tmp_path) / "obs" / bad / naming.cleaned_events(bad)).exists()
+
+
+def test_outputs_are_deterministic(demo_run):
+    """Everything again from scratch: byte-identical products, tables and figures."""
+    import hashlib
+
+    base, config, _ = demo_run
+
+    def digests():
+        out = {}
+        for path in sorted(results_dir(base).rglob("*")):
+            if path.is_file() and "logs" not in path.parts and "benchmarks" not in path.parts:
+                out[path.relative_to(base).as_posix()] = hashlib.sha256(
+                    path.read_bytes()
+                ).hexdigest()
+        return out
+
+    before = digests()
+    result = run_snakemake(base, config, "--forceall")
+    assert result.returncode == 0, result.stderr[-3000:]
+    after = digests()
+    assert after.keys() == before.keys()
+    changed = [name for name in before if before[name] != after[name]]
+    assert not changed, changed
+
+
+def test_heasoft_backend_without_heasoft_stops_before_any_job(tmp_path):
+    config = workflow_config(tmp_path, backend="heasoft")
+    env_result = run_snakemake(tmp_path, config, "--dry-run")
+    assert env_result.returncode != 0
+    message = env_result.stdout + env_result.stderr
+    assert "backend 'heasoft' was requested but HEASoft is not usable" in message
+    assert "HEADAS" in message
+    assert not (tmp_path / "results").exists()
+
+
+def test_network_config_without_network_stops_before_any_job(tmp_path):
+    config = workflow_config(tmp_path)
+    # what the real config needs, pointed at a port where nothing listens
+    config["archive"] = {
+        "source": "heasarc",
+        "path": str(tmp_path / "data"),
+        "url": "http://127.0.0.1:9/FTP",
+        "heasarc_url": "http://127.0.0.1:9",
+        "catalog": None,
+    }
+    result = run_snakemake(tmp_path, config, "--dry-run")
+    assert result.returncode != 0
+    message = result.stdout + result.stderr
+    assert "this configuration needs the network" in message
+    assert "127.0.0.1:9" in message
+    assert not (tmp_path / "results").exists()

@@ -136,28 +136,23 @@ def _kurucz(u: np.ndarray, gam: float) -> np.ndarray:
 _BORN_CACHE: dict = {}
 
 
-def _born(e: np.ndarray, kt: float) -> np.ndarray:
-    """Born-approximation part of :func:`gaunt` (independent of the ion charge), cached for the
-    last few (energies, kT) so that bremss' H and He terms compute it once."""
-    key = (float(kt), e.shape, hash(e.tobytes()))
-    out = _BORN_CACHE.get(key)
-    if out is not None:
-        return out
-    u = e / kt
-    u1 = 0.5 * u
+def _born_raw(e: np.ndarray, kt: float) -> np.ndarray:
+    """Born-approximation part of :func:`gaunt` (independent of the ion charge): Bessel K0
+    polynomial approximations (Abramowitz & Stegun 9.8.1/9.8.5/9.8.6), each branch evaluated on
+    its own energies only."""
+    u1 = e * (0.5 / kt)
     u12 = 0.5 * u1
-    t = u1 / 3.75
+    born = np.empty_like(e)
     small = u12 <= 1.0
-    us = np.where(small, u12, 1.0)
-    t2 = np.where(small, t, 0.0) ** 2
-    ai = (
-        1
-        + 3.5156229 * t2
-        + 3.089942 * t2**2
-        + 1.2067492 * t2**3
-        + 0.2659732 * t2**4
-        + 0.0360768 * t2**5
-        + 0.0045813 * t2**6
+    if small.all():
+        iS, iL = slice(None), None
+    else:
+        iS, iL = np.flatnonzero(small), np.flatnonzero(~small)
+    us = u12[iS]
+    t2 = (u1[iS] / 3.75) ** 2
+    ai = 1 + t2 * (
+        3.5156229
+        + t2 * (3.089942 + t2 * (1.2067492 + t2 * (0.2659732 + t2 * (0.0360768 + t2 * 0.0045813))))
     )
     uu = us * us
     ak_small = (
@@ -173,28 +168,66 @@ def _born(e: np.ndarray, kt: float) -> np.ndarray:
             )
         )
     )
-    ul = np.where(small, 2.0, u12)
-    im = -1.0 / ul
-    u1l = 2.0 * ul
-    with np.errstate(over="ignore"):
-        ak_large = (
-            1.25331414
-            + im
+    born[iS] = 0.5513 * np.exp(u1[iS]) * ak_small
+    if iL is not None and iL.size:
+        ul = u12[iL]
+        im = -1.0 / ul
+        # exp(u1) / exp(2 * u12) == 1: no overflow for large u
+        born[iL] = (
+            0.5513
             * (
-                0.07832358
+                1.25331414
                 + im
                 * (
-                    0.02189568
-                    + im * (0.01062446 + im * (0.00587872 + im * (0.0025154 + im * 0.00053208)))
+                    0.07832358
+                    + im
+                    * (
+                        0.02189568
+                        + im * (0.01062446 + im * (0.00587872 + im * (0.0025154 + im * 0.00053208)))
+                    )
                 )
             )
-        ) / (np.exp(u1l) * np.sqrt(u1l))
-        born = 0.5513 * np.exp(u1) * np.where(small, ak_small, ak_large)
+            / np.sqrt(2.0 * ul)
+        )
+    return born
+
+
+def _born(e: np.ndarray, kt: float) -> np.ndarray:
+    """:func:`_born_raw`, cached for the last few (energies, kT) so that repeated Gaunt factors
+    at one temperature compute it once."""
+    key = (float(kt), e.shape, hash(e.tobytes()))
+    out = _BORN_CACHE.get(key)
+    if out is not None:
+        return out
+    born = _born_raw(e, kt)
     if len(_BORN_CACHE) > 8:
         _BORN_CACHE.clear()
     born.setflags(write=False)
     _BORN_CACHE[key] = born
     return born
+
+
+def _gaunt_below(e: np.ndarray, kt: float, z: float, born: np.ndarray | None) -> np.ndarray:
+    """Gaunt factor for energies ``e`` all below 50 kT (``born``: :func:`_born_raw` of ``e``,
+    or None to compute it when needed)."""
+    gam = z * z * 0.01358 / kt
+    gam1 = min(gam * 1000.0, 100.0)
+    if gam > 0.1:
+        return _kurucz(e / kt, gam)
+    if born is None:
+        born = _born_raw(e, kt)
+    if gam1 < 1.0:
+        return born
+    uc = np.maximum(e / kt, 0.003)
+    n = np.searchsorted(_U_BOUNDS, uc, side="left")
+    m = int(np.searchsorted(_GAM_BOUNDS, gam1, side="left"))
+    p = (gam1 - _GAM3[m]) / _GAM2[m]
+    c = (1 - p) * _KBK[m] + p * _KBK[m + 1]  # (6, 3) coefficients interpolated in gamma
+    return (c[n, 0] + uc * (c[n, 1] + uc * c[n, 2])) * born
+
+
+_U_BOUNDS = np.array([0.03, 0.30, 1.0, 5.0, 15.0])
+_GAM_BOUNDS = np.array([1.773, 3.0, 5.6234, 10.0, 30.0])
 
 
 def gaunt(e: np.ndarray, kt: float, z: float) -> np.ndarray:
@@ -214,33 +247,31 @@ def gaunt(e: np.ndarray, kt: float, z: float) -> np.ndarray:
     ndarray
         Gaunt factor; zero where E > 50 kT.
     """
-    u = e / kt
-    gam = z * z * 0.01358 / kt
-    gam1 = min(gam * 1000.0, 100.0)
-    if gam > 0.1:
-        out = _kurucz(u, gam)
-        return np.where(e > 50 * kt, 0.0, out)
-    born = _born(np.asarray(e, dtype=float), kt)
-    if gam1 < 1.0:
-        return np.where(e > 50 * kt, 0.0, born)
-    uc = np.maximum(u, 0.003)
-    n = np.searchsorted([0.03, 0.30, 1.0, 5.0, 15.0], uc, side="left")
-    m = int(np.searchsorted([1.773, 3.0, 5.6234, 10.0, 30.0], gam1, side="left"))
-    c1 = _KBK[m, n]
-    c2 = _KBK[m + 1, n]
-    g1 = (c1[..., 0] + c1[..., 1] * uc + c1[..., 2] * uc * uc) * born
-    g2 = (c2[..., 0] + c2[..., 1] * uc + c2[..., 2] * uc * uc) * born
-    p = (gam1 - _GAM3[m]) / _GAM2[m]
-    return np.where(e > 50 * kt, 0.0, (1 - p) * g1 + p * g2)
+    e = np.asarray(e, dtype=float)
+    out = np.zeros(e.shape)
+    below = ~(e > 50 * kt)
+    eb = e[below]
+    if eb.size:
+        gam = z * z * 0.01358 / kt
+        born = _born(eb, kt) if gam <= 0.1 else None
+        out[below] = _gaunt_below(eb, kt, z, born)
+    return out
 
 
 def bremss(edges: np.ndarray, p: np.ndarray, **_) -> np.ndarray:
     # XSPEC: trapezoid between edges of (g_H + 4 (He/H) g_He) exp(-E/kT) / (E sqrt(kT)), He/H=0.085
-    kt = p[0]
-    with np.errstate(over="ignore", invalid="ignore"):
-        a = (gaunt(edges, kt, 1.0) + 4 * 0.085 * gaunt(edges, kt, 2.0)) * np.exp(-edges / kt)
-        a = np.where(edges < 50 * kt, a / (edges * np.sqrt(kt)), 0.0)
-    return _trapezoid(edges, np.nan_to_num(a))
+    kt = float(p[0])
+    a = np.zeros(edges.shape)
+    n = int(np.searchsorted(edges, 50 * kt, side="left"))  # edges are increasing
+    e = edges[:n]
+    if n:
+        born = _born_raw(e, kt) if 4 * 0.01358 / kt <= 0.1 or 0.01358 / kt <= 0.1 else None
+        g = _gaunt_below(e, kt, 1.0, born) + 4 * 0.085 * _gaunt_below(e, kt, 2.0, born)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            a[:n] = g * np.exp(-e / kt) / (e * np.sqrt(kt))
+        if not np.all(np.isfinite(a[:n])):
+            a = np.nan_to_num(a)
+    return _trapezoid(edges, a)
 
 
 def gaussian(edges: np.ndarray, p: np.ndarray, **_) -> np.ndarray:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from xrtflow.spectral.stats import statistic_per_bin
+from xrtflow.spectral.stats import GroupStatistic
 
 DELTA_90 = 2.705543454095404
 _CACHE_MAX = 512
@@ -77,6 +77,9 @@ class GroupModel:
                     own = list(range(c.first, c.first + n - 1))
                     self.terms.append((c.position, c.first + n - 1, np.array(mul_idx + own, int)))
         self.caches: list[dict] = [{} for _ in self.terms] or [{}]
+        self._stat = GroupStatistic(
+            obj.statistic, grp.counts, grp.ts, grp.bkg, grp.tb, grp.stat_err
+        )
         self.n_eval = 0
 
     def _fold(self, y: np.ndarray) -> np.ndarray:
@@ -114,10 +117,7 @@ class GroupModel:
 
     def stat(self, rates: np.ndarray) -> np.ndarray:
         """Statistic for rates (n_bins,) or (n_bins, k)."""
-        g = self.grp
-        return statistic_per_bin(
-            self.statistic, g.counts, rates, g.ts, g.bkg, g.tb, g.stat_err
-        ).sum(axis=0)
+        return self._stat(rates)
 
 
 @dataclass
@@ -311,13 +311,15 @@ def fit_blocks(
                     m.fixed[k] = True
                 m.migrad(ncall=2000)
                 m.fixed = False
+            # every start coarsely (strategy 0); only the best one is refined below
+            m.strategy = 0
+            m.tol = 0.1
             migrad_robust(m)
             if best is None or m.fval < best.fval - 1e-6:
                 best = m
-        if not best.valid:
-            migrad_robust(best, messages, f"data group {g + 1}")
+        best.strategy = 1
         best.tol = 0.01
-        best.migrad()
+        migrad_robust(best, messages, f"data group {g + 1}")
         valid &= bool(best.valid)
         fits.append(best)
 
@@ -401,7 +403,8 @@ def fit_blocks(
     a = max(t0 - sig0, tlo + 1e-12 * max(1, abs(tlo)))
     b = min(t0 + sig0, thi)
     try:
-        res = minimize_scalar(total, bracket=(a, b), tol=1e-5)
+        # |t - t*| ~ 1e-3 sigma moves S by ~1e-6: plenty for the best fit and the intervals
+        res = minimize_scalar(total, bracket=(a, b), tol=1e-3 * sig0 / max(abs(t0), 1e-300))
         tstar = float(min(max(res.x, tlo), thi))
     except Exception:
         res = minimize_scalar(
@@ -431,7 +434,7 @@ def fit_blocks(
                         break
                 if total(tt) >= target:
                     lo_b, hi_b = sorted((prev, tt))
-                    bound = brentq(lambda s: total(s) - target, lo_b, hi_b, xtol=1e-6 * sig)
+                    bound = brentq(lambda s: total(s) - target, lo_b, hi_b, xtol=1e-4 * sig)
                     break
                 prev = tt
                 step *= 2.0

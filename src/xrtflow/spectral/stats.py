@@ -28,6 +28,7 @@ __all__ = [
     "chi2_data",
     "chi2_model",
     "statistic_per_bin",
+    "GroupStatistic",
     "STATISTICS",
 ]
 
@@ -228,3 +229,85 @@ def statistic_per_bin(
     if name == "pchi":
         return chi2_model(counts, model_rate, ts, bkg_counts, tb)
     raise ValueError(f"unknown statistic {name!r}; choose from {STATISTICS}")
+
+
+class GroupStatistic:
+    """Summed statistic of one spectrum for many model-rate vectors, with everything that does
+    not depend on the model precomputed (the W-statistic's special-case masks and data terms).
+
+    Gives the same values as ``statistic_per_bin(...).sum(axis=0)`` (it is that function for
+    ``chi``/``pchi``/``cstat`` without background) at a fraction of the cost; used by the inner
+    loops of the fitter.
+    """
+
+    def __init__(self, name, counts, ts, bkg_counts=None, tb=None, stat_err=None):
+        self.name = name.lower()
+        self.counts = np.asarray(counts, dtype=float)
+        self.ts, self.bkg, self.tb, self.stat_err = ts, bkg_counts, tb, stat_err
+        self.fast = self.name in ("cstat", "cash", "wstat") and bkg_counts is not None
+        if not self.fast:
+            return
+        n = self.counts.size
+        s = self.counts
+        b = np.asarray(bkg_counts, dtype=float)
+        ts = np.broadcast_to(np.asarray(ts, dtype=float), (n,))
+        tb = np.broadcast_to(np.asarray(tb, dtype=float), (n,))
+        t = ts + tb
+        s0 = s == 0
+        b0 = (b == 0) & ~s0
+        gen = ~(s0 | b0)
+        # general bins
+        ig = np.flatnonzero(gen)
+        self.ig = ig
+        self.g_s, self.g_b, self.g_ts, self.g_tb, self.g_t = s[ig], b[ig], ts[ig], tb[ig], t[ig]
+        self.g_const = float(np.sum(-s[ig] * (1.0 - np.log(s[ig])) - b[ig] * (1.0 - np.log(b[ig]))))
+        # S = 0: ts m - B ln(tb / t)
+        i0 = np.flatnonzero(s0)
+        self.i0, self.z_ts = i0, ts[i0]
+        self.z_const = float(np.sum(-b[i0] * np.log(tb[i0] / t[i0])))
+        # B = 0 (S > 0)
+        ib = np.flatnonzero(b0)
+        self.ib = ib
+        self.b_s, self.b_ts, self.b_tb, self.b_t = s[ib], ts[ib], tb[ib], t[ib]
+        self.b_thr = s[ib] / t[ib]
+        self.b_low_c = -s[ib] * np.log(ts[ib] / t[ib])
+        self.b_high_c = s[ib] * np.log(s[ib]) - s[ib]
+
+    def __call__(self, model_rate: np.ndarray) -> np.ndarray:
+        """Summed statistic: a float array of shape ``model_rate.shape[1:]``."""
+        if not self.fast:
+            return statistic_per_bin(
+                self.name, self.counts, model_rate, self.ts, self.bkg, self.tb, self.stat_err
+            ).sum(axis=0)
+        m = np.maximum(np.asarray(model_rate, dtype=float), 0.0)
+        col = (slice(None),) + (None,) * (m.ndim - 1)
+        out = np.zeros(m.shape[1:])
+        if self.ig.size:
+            mg = m[self.ig]
+            s, b, ts, tb, t = (x[col] for x in (self.g_s, self.g_b, self.g_ts, self.g_tb, self.g_t))
+            c = t * mg - s - b
+            d = np.sqrt(c * c + 4.0 * t * b * mg)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                f = np.where(
+                    c <= 0, (-c + d) / (2.0 * t), (2.0 * b * mg) / np.where(c + d > 0, c + d, 1)
+                )
+            w = (
+                ts * mg
+                + t * f
+                - s * np.log(np.maximum(ts * mg + ts * f, _TINY))
+                - b * np.log(np.maximum(tb * f, _TINY))
+            )
+            out = out + w.sum(axis=0) + self.g_const
+        if self.i0.size:
+            out = out + (self.z_ts[col] * m[self.i0]).sum(axis=0) + self.z_const
+        if self.ib.size:
+            mb = m[self.ib]
+            low = -self.b_tb[col] * mb + self.b_low_c[col]
+            with np.errstate(divide="ignore"):
+                high = (
+                    self.b_ts[col] * mb
+                    + self.b_high_c[col]
+                    - self.b_s[col] * np.log(np.maximum(self.b_ts[col] * mb, _TINY))
+                )
+            out = out + np.where(mb < self.b_thr[col], low, high).sum(axis=0)
+        return 2.0 * out

@@ -89,10 +89,16 @@ def fit_observations(
         log.exception("fit of %s failed", obsids[0])
         _write_failed(obsids[0], err, settings, json_out, table_out, plot_out)
         return None
+    # The run time goes to the log, not to the outputs: the same inputs give the same files.
+    log.info("fit took %.2f s", result.elapsed)
     info = result.to_dict()
+    info.pop("elapsed_s", None)
     info.update(status="ok", obsid=obsids[0] if not joint else "joint", backend=backend)
     Path(json_out).write_text(json.dumps(info, indent=1, default=float) + "\n")
-    result.to_ecsv(table_out)
+    table = result.table()
+    table.meta = json.loads(json.dumps(dict(table.meta), default=float))
+    table.meta.pop("elapsed_s", None)
+    table.write(table_out, format="ascii.ecsv", overwrite=True)
     plot_table(result, setup).write(plot_out, format="ascii.ecsv", overwrite=True)
     for row in result.table():
         log.info(
