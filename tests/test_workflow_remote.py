@@ -15,6 +15,7 @@ from archive_server import ArchiveServer, build_heasarc_tree
 from astropy.table import Table
 from test_workflow import run_snakemake, workflow_config
 
+from xrtflow import naming
 from xrtflow.simulate import DemoConfig, ObservationSpec, make_demo_archive
 
 pytestmark = pytest.mark.slow
@@ -24,6 +25,8 @@ OBSERVATIONS = (
     ObservationSpec("00031940002", day=142.3, exposure=900.0),
     ObservationSpec("00031940003", day=145.1, exposure=900.0, offset_pa_deg=90),
     ObservationSpec("00031940004", day=147.7, exposure=900.0, roll_deg=30),
+    ObservationSpec("00031940005", day=148.2, exposure=900.0),
+    ObservationSpec("00031940006", day=148.9, exposure=900.0, offset_pa_deg=200),
 )
 FIRST = ["00031940001", "00031940002", "00031940003"]
 NEW = "00031940004"
@@ -117,7 +120,7 @@ def test_download_fetches_only_xrt_files_and_incremental_rerun(remote):
         assert local == remote_needed
 
     # A new ObsID appears in the catalogue: only its jobs and the joint ones run.
-    server.catalog = catalog
+    server.catalog = catalog[[str(o) in FIRST + [NEW] for o in catalog["obsid"]]]
     server.clear_log()
     second = run_snakemake(base, config, "--forcerun", "query_catalog")
     assert second.returncode == 0, second.stderr[-4000:]
@@ -139,3 +142,34 @@ def test_download_fetches_only_xrt_files_and_incremental_rerun(remote):
     assert "Nothing to be done" in fourth.stdout + fourth.stderr
     status = Table.read(base / "results" / "tpyx" / "tables" / "status.ecsv")
     assert sorted(status["obsid"]) == sorted(selected_first | {NEW})
+
+
+def test_failed_and_corrupted_downloads(remote):
+    """A corrupted transfer is fetched again; a file the server never delivers fails its ObsID
+    (reported with the URL and the ObsID) while the others, and the joint stages, go on."""
+    base, config, server, catalog = remote
+    start = {str(r["obsid"]): float(r["start_time"]) for r in catalog}
+    broken, corrupted = "00031940005", "00031940006"
+    hk_path = server.ftp_path(broken, start[broken], naming.archive_hk_header(broken))
+    event_path = server.ftp_path(corrupted, start[corrupted], naming.archive_event(corrupted))
+    server.faults.fail(hk_path, n=100, status=500)
+    server.faults.corrupt(event_path, times=1)
+    server.catalog = catalog
+    server.clear_log()
+    result = run_snakemake(base, config, "--forcerun", "query_catalog")
+    assert result.returncode == 0, result.stderr[-4000:]
+
+    assert [r.path for r in server.requests].count(event_path) == 2  # corrupt once, then good
+    assert server.requests and sum(r.path == hk_path for r in server.requests) >= 2  # retried
+    status = {
+        row["obsid"]: row
+        for row in Table.read(base / "results" / "tpyx" / "tables" / "status.ecsv")
+    }
+    assert status[corrupted]["status"] == "ok"
+    assert status[broken]["status"] == "failed" and status[broken]["failed_at"] == "stage"
+    assert broken in status[broken]["message"] and hk_path in status[broken]["message"]
+    assert "500" in status[broken]["message"]
+    assert not list((base / "data" / broken).rglob("*.part"))
+    assert not (base / "results" / "tpyx" / "obs" / broken / naming.cleaned_events(broken)).exists()
+    joint = Table.read(base / "results" / "tpyx" / "fit" / "joint.ecsv")
+    assert corrupted in set(joint["obsid"]) and broken not in set(joint["obsid"])

@@ -33,6 +33,10 @@ from xrtflow.spectral.stats import GroupStatistic
 
 DELTA_90 = 2.705543454095404
 _CACHE_MAX = 512
+#: start screening in the per-group fits: MIGRAD calls per start before the starts are
+#: compared, and how much worse (relative) than the best a start may be to be continued
+_SCREEN_CALLS = 120
+_SCREEN_MARGIN = 0.05
 
 
 def _is_native_model(model) -> bool:
@@ -226,10 +230,78 @@ def minos_interval(m, name: str, xbest: float, messages: list[str], label: str):
                 hi = math.nan
     except Exception as err:  # pragma: no cover - defensive
         messages.append(f"{label}: MINOS failed ({err}); interval reported as NaN")
+    for side in (-1, 1):
+        if math.isnan(lo if side < 0 else hi):
+            # MINOS failed on this side: find the crossing with a profile scan instead
+            bound = profile_bound(m, name, side)
+            if math.isfinite(bound):
+                if side < 0:
+                    lo = bound
+                else:
+                    hi = bound
+                messages.append(
+                    f"{label}: {'lower' if side < 0 else 'upper'} bound from a profile scan "
+                    "(MINOS failed on that side)"
+                )
     if math.isnan(lo) or math.isnan(hi):
         if not any(label in msg for msg in messages):
             messages.append(f"{label}: 90% bound could not be computed (NaN)")
     return lo, hi
+
+
+def profile_bound(m, name: str, side: int, delta: float = DELTA_90) -> float:
+    """Where the profile of ``m``'s statistic in ``name`` (all other free parameters
+    re-minimized) crosses ``fmin + delta`` on ``side`` (-1 or +1); NaN if not found.
+
+    A bracketing scan in steps growing from the parabolic error, then Brent's method; the
+    fallback for a side on which MINOS fails.  ``m`` is left at its minimum.
+    """
+    from iminuit import Minuit
+    from scipy.optimize import brentq
+
+    k = m.parameters.index(name)
+    x0 = np.array(m.values)
+    f0 = float(m.fval)
+    lo_lim, hi_lim = m.limits[k]
+    err = float(m.errors[k]) if m.errors[k] > 0 else max(abs(x0[k]) * 0.1, 1e-3)
+    fcn, grad = m.fcn._fcn, m.fcn._grad
+    sub = Minuit(fcn, x0, grad=grad, name=list(m.parameters))
+    sub.errordef = m.errordef
+    sub.errors = m.errors
+    for j in range(len(x0)):
+        sub.limits[j] = m.limits[j]
+        sub.fixed[j] = bool(m.fixed[j])
+    sub.fixed[k] = True
+    sub.strategy = 0
+    sub.tol = 0.01
+    last = {"x": x0.copy()}
+
+    def prof(v: float) -> float:
+        sub.values = last["x"]
+        sub.values[k] = v
+        sub.migrad(ncall=5000)
+        last["x"] = np.array(sub.values)
+        return float(sub.fval) - f0 - delta
+
+    prev, step = x0[k], err
+    for _ in range(20):
+        v = x0[k] + side * step
+        v = min(max(v, lo_lim), hi_lim)
+        try:
+            d = prof(v)
+        except Exception:
+            return math.nan
+        if d >= 0:
+            a, b = sorted((prev, v))
+            try:
+                return float(brentq(prof, a, b, xtol=1e-4 * err))
+            except Exception:
+                return math.nan
+        if v in (lo_lim, hi_lim):
+            return math.nan
+        prev = v
+        step *= 1.6
+    return math.nan
 
 
 @dataclass
@@ -303,6 +375,7 @@ def fit_blocks(
         is_norm = np.array(
             [str(pars[i].name).lower() in ("norm", "k", "normalization") for i in prob.par_idx]
         )
+        screened = []
         for x in start_points(x0[prob.glob_idx], pars, loc_owner):
             m = make_minuit(prob, x, lnames, llim, lsteps, minuit_limits)
             if is_norm.any() and not is_norm.all():
@@ -311,9 +384,17 @@ def fit_blocks(
                     m.fixed[k] = True
                 m.migrad(ncall=2000)
                 m.fixed = False
-            # every start coarsely (strategy 0); only the best one is refined below
+            # every start coarsely (strategy 0) and on a budget ...
             m.strategy = 0
             m.tol = 0.1
+            m.migrad(ncall=_SCREEN_CALLS)
+            screened.append(m)
+        # ... then to convergence the starts that are not clearly worse than the best one so
+        # far (a start far from any minimum after the budget is abandoned)
+        screened.sort(key=lambda mm: mm.fval)
+        for m in screened:
+            if best is not None and m.fval > best.fval + _SCREEN_MARGIN * (1 + abs(best.fval)):
+                continue
             migrad_robust(m)
             if best is None or m.fval < best.fval - 1e-6:
                 best = m
