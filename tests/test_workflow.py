@@ -285,3 +285,18 @@ def test_network_config_without_network_stops_before_any_job(tmp_path):
     assert "this configuration needs the network" in message
     assert "127.0.0.1:9" in message
     assert not (tmp_path / "results").exists()
+
+
+def test_several_targets_get_their_own_results(tmp_path):
+    """Two targets in one config: each is queried and selected into its own results directory."""
+    make_demo_archive(
+        tmp_path / "sim", DemoConfig(observations=OBSERVATIONS, seed=5), progress=False
+    )
+    config = workflow_config(tmp_path)
+    config["targets"]["tpyx_late"] = dict(config["targets"]["tpyx"], days_after_epoch=[146, 151])
+    result = run_snakemake(tmp_path, config, "--until", "select_observations")
+    assert result.returncode == 0, result.stderr[-3000:]
+    early = (tmp_path / "results" / "tpyx" / "catalog" / "obsids.txt").read_text().split()
+    late = (tmp_path / "results" / "tpyx_late" / "catalog" / "obsids.txt").read_text().split()
+    assert early == SELECTED
+    assert late == ["00031940005"]
