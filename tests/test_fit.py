@@ -257,3 +257,31 @@ def test_bremss_gaunt_matches_reference_formula():
             np.testing.assert_allclose(g[ok], (poly * born)[ok], rtol=2e-6)
         y = bremss(e, np.array([kt]))
         assert np.all(np.isfinite(y)) and np.all(y >= 0)
+
+
+def test_solve_norms_matches_brute_force_minimum():
+    """Newton on the normalizations (W-statistic, two components, one pushed to its bound)
+    reaches the minimum a general-purpose minimizer finds."""
+    from scipy.optimize import minimize
+
+    from xrtflow.spectral.profile import solve_norms
+    from xrtflow.spectral.stats import GroupStatistic
+
+    rng = np.random.default_rng(5)
+    n = 60
+    F = np.column_stack([np.exp(-np.arange(n) / 10.0), np.linspace(0.2, 1.0, n)])
+    truth = np.array([0.3, 0.1])
+    ts, tb = 1000.0, np.full(n, 3000.0)
+    s = rng.poisson(ts * (F @ truth + 0.01)).astype(float)
+    b = rng.poisson(tb * 0.01).astype(float)
+    st = GroupStatistic("cstat", s, ts, b, tb)
+    free = np.array([True, True])
+    lo = np.zeros(2)
+    f, a = solve_norms(st, F, np.array([1.0, 1.0]), free, lo)
+    ref = minimize(lambda x: float(st(F @ x)), truth, bounds=[(0, None)] * 2, method="L-BFGS-B")
+    assert f <= ref.fun + 1e-6
+    np.testing.assert_allclose(a, ref.x, rtol=1e-3)
+    # the second normalization fixed, the first at its bound when the data want it negative
+    f2, a2 = solve_norms(st, F, np.array([0.0, 2.0]), np.array([True, False]), lo)
+    assert a2[1] == 2.0 and a2[0] == 0.0
+    assert f2 == pytest.approx(float(st(F @ a2)))

@@ -112,3 +112,36 @@ def test_group_statistic_matches_per_bin_sum(shape):
     np.testing.assert_allclose(
         GroupStatistic("cstat", s, ts)(m), statistic_per_bin("cstat", s, m, ts).sum(axis=0)
     )
+
+
+@pytest.mark.parametrize("case", ["wstat", "cash", "chi"])
+def test_group_statistic_derivatives_match_finite_differences(case):
+    """Analytic first/second derivatives w.r.t. the model rates (used by the Newton solver for
+    the normalizations), including the W-stat special cases S = 0 and B = 0 on both sides of
+    their branch point."""
+    from xrtflow.spectral.stats import GroupStatistic
+
+    rng = np.random.default_rng(3)
+    n = 40
+    s = rng.poisson(3, n).astype(float)
+    b = rng.poisson(1, n).astype(float)
+    s[:3], b[3:8] = 0, 0
+    ts, tb = 100.0, np.full(n, 300.0)
+    m = rng.uniform(0.001, 0.08, n)
+    m[5] = 0.5 * s[5] / (ts + tb[5])  # B = 0, below S / t
+    if case == "wstat":
+        st = GroupStatistic("cstat", s, ts, b, tb)
+    elif case == "cash":
+        st = GroupStatistic("cstat", s + 1, ts)
+    else:
+        st = GroupStatistic("chi", s, ts, b, tb)
+    value, d1, d2 = st.derivatives(m)
+    assert value == pytest.approx(float(st(m)), rel=1e-12)
+    for i in range(n):
+        e = np.zeros(n)
+        e[i] = 1e-6 * m[i]
+        num1 = (st(m + e) - st(m - e)) / (2 * e[i])
+        e *= 1e3
+        num2 = (st(m + e) - 2 * st(m) + st(m - e)) / e[i] ** 2
+        assert num1 == pytest.approx(d1[i], rel=1e-5, abs=1e-4)
+        assert num2 == pytest.approx(d2[i], rel=1e-3, abs=1e-2)  # rounding at d2 = 0

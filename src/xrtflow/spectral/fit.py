@@ -602,16 +602,35 @@ def _limits(p) -> tuple[float | None, float | None]:
     return lo, hi
 
 
+def _halton(n: int, d: int) -> np.ndarray:
+    """The first ``n`` points of the unscrambled Halton sequence in ``d`` dimensions (as
+    ``scipy.stats.qmc.Halton(d, scramble=False).random(n)``, without importing scipy.stats,
+    which costs more than a whole fit of one spectrum)."""
+    primes = []
+    k = 2
+    while len(primes) < d:
+        if all(k % p for p in primes):
+            primes.append(k)
+        k += 1
+    out = np.zeros((n, d))
+    for j, base in enumerate(primes):
+        for i in range(n):
+            f, x, m = 1.0, 0.0, i
+            while m > 0:  # radical inverse of i in ``base``
+                f /= base
+                x += f * (m % base)
+                m //= base
+            out[i, j] = x
+    return out
+
+
 def _start_points(x0, pars, owner, n_starts: int) -> list[np.ndarray]:
     """Deterministic starting points: the given start, then low-discrepancy points inside the
     soft limits for the shape parameters (normalizations keep their start values)."""
     points = [np.array(x0, float)]
     if n_starts <= 1:
         return points
-    from scipy.stats import qmc
-
-    sampler = qmc.Halton(d=len(x0), scramble=False)
-    u = sampler.random(n_starts + 1)[1:]
+    u = _halton(n_starts + 1, len(x0))[1:]
     for k in range(n_starts - 1):
         x = np.array(x0, float)
         for j, (_, i) in enumerate(owner):

@@ -8,15 +8,22 @@ exploits it:
   bins that reach them, ARF included), so one model evaluation costs one small mat-vec;
 * additive components are folded separately and cached by the parameters they depend on, so a
   change of a normalization (or of another component's parameters) costs no model evaluation;
+* for fixed shape parameters the model is linear in the normalizations of the additive
+  components and the statistic convex in them, so the normalizations are solved exactly by
+  Newton's method (:func:`solve_norms`) and the minimizers only see the shape parameters
+  (:class:`Profiled`);
 * each group is first fitted alone (tied parameters free in it, multi-start), which avoids the
   wrong local minima a direct joint MIGRAD can fall into;
 * with one tied parameter ``t`` the joint statistic is ``S(t) = sum_g P_g(t)`` where ``P_g`` is
   the profile of group ``g`` (its own parameters re-optimized at fixed ``t``).  The joint best
-  fit minimizes ``S`` (Brent), the 90% interval of ``t`` solves ``S(t) = S_min + 2.706``, and
-  the interval of a parameter of group ``g`` is a MINOS interval of
-  ``S_g(t, theta_g) + sum_{h != g} P_h(t)`` -- exactly the joint profile likelihood (every other
-  group re-optimized through ``t``), with the ``P_h`` interpolated by a cubic spline on the
-  ``t`` values evaluated exactly.
+  fit minimizes ``S`` (successive parabolas), the 90% interval of ``t`` solves
+  ``S(t) = S_min + 2.706``, and the interval of a parameter of group ``g`` is the profile
+  interval of ``S_g(t, theta_g) + sum_{h != g} P_h(t)`` -- exactly the joint profile likelihood
+  (every other group re-optimized through ``t``), with the ``P_h`` interpolated by a cubic
+  spline on the ``t`` values evaluated exactly (:class:`Penalty`);
+* interval bounds are found by the secant method on ``sqrt(Delta stat)`` (:func:`_crossing`),
+  every profile point minimized from the covariance's prediction of it by a quasi-Newton
+  method (:func:`quasi_newton`), MIGRAD being the fallback.
 
 These are the same profile-likelihood intervals (Delta stat = 2.706, all other free parameters
 re-optimized) that MINOS on the full problem, or XSPEC's ``error``, computes.
@@ -81,6 +88,7 @@ class GroupModel:
                     own = list(range(c.first, c.first + n - 1))
                     self.terms.append((c.position, c.first + n - 1, np.array(mul_idx + own, int)))
         self.caches: list[dict] = [{} for _ in self.terms] or [{}]
+        self.norm_par = np.array([t[1] for t in self.terms], int)
         self._stat = GroupStatistic(
             obj.statistic, grp.counts, grp.ts, grp.bkg, grp.tb, grp.stat_err
         )
@@ -91,7 +99,15 @@ class GroupModel:
         if not np.all(np.isfinite(y)):
             y = np.where(np.isfinite(y), y, 0.0)
         self.n_eval += 1
-        return self.A @ y
+        # fold only the energies where the component is not negligible (a soft blackbody is
+        # zero to 1e-15 over most of the band): the dense mat-vec dominates an evaluation
+        big = np.flatnonzero(np.abs(y) > 1e-15 * np.abs(y).max()) if y.size else []
+        if len(big) == 0:
+            return np.zeros(self.A.shape[0])
+        lo, hi = big[0], big[-1] + 1
+        if hi - lo > 0.8 * y.size:
+            return self.A @ y
+        return self.A[:, lo:hi] @ y[lo:hi]
 
     def rates(self, v: np.ndarray) -> np.ndarray:
         """Rates for one full parameter vector ``v`` (n_par,)."""
@@ -104,7 +120,13 @@ class GroupModel:
                     cache.clear()
                 r = cache[key] = self._fold(self.model.evaluate(self.edges, v, **self.opts))
             return r
-        total = None
+        cols = self.columns(v)
+        return cols @ v[self.norm_par]
+
+    def columns(self, v: np.ndarray) -> np.ndarray:
+        """Folded additive components at unit normalization (n_bins, n_terms), cached by the
+        parameters each depends on (its own and the multiplicative ones)."""
+        cols = []
         for (pos, inorm, kidx), cache in zip(self.terms, self.caches, strict=True):
             key = v[kidx].tobytes()
             r = cache.get(key)
@@ -115,9 +137,8 @@ class GroupModel:
                 vv[inorm] = 1.0
                 y = self.model.evaluate(self.edges, vv, component=pos, **self.opts)
                 r = cache[key] = self._fold(y)
-            term = v[inorm] * r
-            total = term if total is None else total + term
-        return total
+            cols.append(r)
+        return np.column_stack(cols)
 
     def stat(self, rates: np.ndarray) -> np.ndarray:
         """Statistic for rates (n_bins,) or (n_bins, k)."""
@@ -171,14 +192,191 @@ class GroupProblem:
         return g
 
 
+def solve_norms(
+    stat: GroupStatistic,
+    F: np.ndarray,
+    a0: np.ndarray,
+    free: np.ndarray,
+    lo: np.ndarray,
+    tol: float = 1e-9,
+    max_iter: int = 50,
+) -> tuple[float, np.ndarray]:
+    """Minimize ``stat(F @ a)`` over ``a[free] >= lo[free]`` by projected Newton.
+
+    The predicted rates are linear in the normalizations of the additive components, and
+    Cash/W-stat/chi^2 are convex in the rates, so this small problem (one unknown per
+    component) has a single minimum that Newton's method with the analytic gradient
+    ``F^T d1`` and Hessian ``F^T diag(d2) F`` finds in a few iterations.
+
+    Parameters
+    ----------
+    stat : GroupStatistic
+    F : numpy.ndarray
+        Folded components at unit normalization (n_bins, K).
+    a0 : numpy.ndarray
+        Start (K,); the entries not ``free`` are held fixed.
+    free : numpy.ndarray of bool
+        Which normalizations to solve for.
+    lo : numpy.ndarray
+        Lower bounds (K,), e.g. 0 for XSPEC normalizations.
+
+    Returns
+    -------
+    value : float
+        The minimum of the statistic.
+    a : numpy.ndarray
+        The normalizations at the minimum.
+    """
+    a = np.where(free, np.maximum(a0, lo), a0)
+    f, d1, d2 = stat.derivatives(F @ a)
+    for _ in range(max_iter):
+        g = F.T @ d1
+        # bounds that are active (at the bound, pushed against it) stay fixed this step
+        act = free & ~((a <= lo) & (g > 0))
+        if not act.any():
+            break
+        Fa = F[:, act]
+        step = -_solve_psd((Fa * d2[:, None]).T @ Fa, g[act])
+        decrement = -float(g[act] @ step)  # predicted decrease x 2
+        if decrement < 2 * tol:
+            break
+        # Newton converges quadratically: after a step this small the remaining gap is far
+        # below ``tol``, so the step is the last one (saves an evaluation to confirm it)
+        last = decrement < 1e-5
+        # backtracking line search, projected onto the bounds
+        lam = 1.0
+        while lam > 1e-12:
+            an = a.copy()
+            an[act] = np.maximum(a[act] + lam * step, lo[act])
+            fn, d1n, d2n = stat.derivatives(F @ an)
+            if fn <= f - 1e-4 * lam * decrement or fn <= f - tol:
+                break
+            lam *= 0.5
+        else:
+            break
+        converged = last or f - fn < tol
+        a, f, d1, d2 = an, fn, d1n, d2n
+        if converged:
+            break
+    return f, a
+
+
+def _solve_psd(H: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """``H^-1 g`` for a small positive semi-definite ``H`` (closed forms up to 2 x 2, where
+    numpy's general solver costs more than the rest of a Newton step)."""
+    if len(g) == 1:
+        return g / max(H[0, 0], 1e-300)
+    if len(g) == 2:
+        det = H[0, 0] * H[1, 1] - H[0, 1] * H[1, 0]
+        if det > 1e-12 * H[0, 0] * H[1, 1]:
+            return (
+                np.array([H[1, 1] * g[0] - H[0, 1] * g[1], H[0, 0] * g[1] - H[1, 0] * g[0]]) / det
+            )
+    d = np.diag(H)
+    try:
+        return np.linalg.solve(H + np.diag(1e-12 * d.max() + 1e-300 + 0 * d), g)
+    except np.linalg.LinAlgError:  # pragma: no cover - degenerate components
+        return g / np.maximum(d, 1e-300)
+
+
+def _migrad(m, ncall: int) -> None:
+    """MIGRAD on a call budget, once more at strategy 1 if the minimum is not valid.
+
+    Unlike :func:`migrad_robust` this never runs away: a statistic with a tiny discontinuity
+    (e.g. where a model switches between approximations) can keep MIGRAD from ever meeting
+    its tolerance, and the profiled problems here are re-minimized later anyway.
+    """
+    m.migrad(ncall=ncall)
+    if not m.valid:
+        old = int(m.strategy.strategy)
+        m.strategy = 1
+        m.migrad(ncall=ncall)
+        m.strategy = old
+
+
+class Profiled:
+    """The statistic of a :class:`GroupProblem` as a function of some of its local parameters.
+
+    ``outer`` are the local parameters the caller varies, ``solve`` the free normalizations
+    minimized exactly for every call (:func:`solve_norms`); all other local parameters are
+    held at their values in ``x``.  The solved normalizations are kept in ``x`` as the warm
+    start of the next call, so :meth:`point` gives the full local vector of the last call.
+    """
+
+    def __init__(self, prob: GroupProblem, x, outer, solve):
+        self.prob = prob
+        self.x = np.array(x, dtype=float)
+        self.outer = np.asarray(outer, dtype=int)
+        self.solve = np.asarray(solve, dtype=int)
+        gm = prob.gm
+        if len(self.solve):
+            term_of = {int(i): k for k, i in enumerate(gm.norm_par)}
+            self.terms = np.array([term_of[int(prob.par_idx[k])] for k in self.solve], int)
+            self.free = np.zeros(len(gm.norm_par), bool)
+            self.free[self.terms] = True
+            self.lo = np.asarray(prob.lower, float)[gm.norm_par]
+        self.ncalls = 0
+
+    def point(self, y) -> np.ndarray:
+        """Full local parameter vector at outer values ``y`` (normalizations solved)."""
+        self(y)
+        return self.x.copy()
+
+    def __call__(self, y) -> float:
+        prob = self.prob
+        self.ncalls += 1
+        self.x[self.outer] = np.asarray(y, dtype=float)
+        if len(self.solve):
+            v = prob.full(self.x)
+            F = prob.gm.columns(v)
+            f, a = solve_norms(prob.gm._stat, F, v[prob.gm.norm_par], self.free, self.lo)
+            self.x[self.solve] = a[self.terms]
+        else:
+            f = float(prob.gm.stat(prob.gm.rates(prob.full(self.x))))
+        if prob.penalty is not None:
+            f += float(prob.penalty(self.x[prob.tied_local]))
+        return float(f)
+
+    def start_norms(self) -> None:
+        """Rescale the normalizations to solve so the model has the observed net counts: a
+        start for Newton's method that is not orders of magnitude off."""
+        if not len(self.solve):
+            return
+        prob = self.prob
+        st = prob.gm._stat
+        v = prob.full(self.x)
+        pred = float(np.sum(np.asarray(st.ts) * prob.gm.rates(v)))
+        net = float(np.sum(st.counts))
+        if st.bkg is not None:
+            net -= float(np.sum(np.asarray(st.bkg) * np.asarray(st.ts) / np.asarray(st.tb)))
+        if pred > 0 and net > 0:
+            self.x[self.solve] *= net / pred
+
+    def grad(self, y, h) -> np.ndarray:
+        """Central-difference gradient in the outer parameters."""
+        y = np.asarray(y, dtype=float)
+        keep = self.x.copy()
+        g = np.empty(len(y))
+        for k in range(len(y)):
+            e = np.zeros(len(y))
+            e[k] = h[k]
+            g[k] = (self(y + e) - self(y - e)) / (2 * h[k])
+        self.x = keep
+        return g
+
+
 def make_minuit(prob: GroupProblem, x0, names, limits, steps, minuit_limits):
     from iminuit import Minuit
 
     steps = np.asarray(steps, float)
 
     def grad(x):
+        # Central differences on a step of 1e-3 of the value: truncation errors are still
+        # negligible (the profiled statistic is smooth on that scale), and the gradient is not
+        # thrown off by the tiny steps some models have in their parameters (switching between
+        # approximations), at which MIGRAD with 1e-6 steps could stall
         x = np.asarray(x, float)
-        return prob.grad(x, np.maximum(1e-6 * np.abs(x), 1e-4 * steps))
+        return prob.grad(x, np.maximum(1e-3 * np.abs(x), 1e-2 * steps))
 
     m = Minuit(prob, np.asarray(x0, float), grad=grad, name=names)
     m.errordef = 1.0
@@ -324,6 +522,291 @@ def _hessian_from_minuit(m) -> np.ndarray | None:
         return None
 
 
+def _grad_steps(y: np.ndarray, steps: np.ndarray) -> np.ndarray:
+    """Finite-difference steps, as in :func:`make_minuit`."""
+    return np.maximum(1e-3 * np.abs(y), 1e-2 * steps)
+
+
+def quasi_newton(pp: Profiled, y0, hinv, steps, lower, upper, edm: float = 1e-4, max_iter=8):
+    """Minimize ``pp`` over its outer parameters from a close start with a known inverse
+    Hessian: Newton steps updated by BFGS, as MIGRAD but without its start-up cost (a
+    numerical Hessian seed on every call), which dominates when the start is already within
+    a fraction of an error of the minimum -- as along a profile, or for the conditional
+    minima of a profile-likelihood interval.
+
+    Returns ``(converged, fval, y, hinv)``; not converged (e.g. a bound in the way) means the
+    caller should fall back to MIGRAD.
+    """
+    y = np.clip(np.asarray(y0, float), lower, upper)
+    hinv = np.array(hinv, float)
+    f = pp(y)
+    g = pp.grad(y, _grad_steps(y, steps))
+    for _ in range(max_iter):
+        step = -hinv @ g
+        dec = -0.5 * float(g @ step)  # MIGRAD's "estimated distance to minimum"
+        if not np.isfinite(dec) or dec < 0:
+            return False, f, y, hinv
+        if dec < edm:
+            return True, f, y, hinv
+        lam = 1.0
+        for _ in range(6):
+            yn = np.clip(y + lam * step, lower, upper)
+            fn = pp(yn)
+            if fn < f:
+                break
+            lam *= 0.3
+        else:
+            return False, f, y, hinv
+        eps = (f - fn) / dec - 1.0
+        if lam == 1.0 and abs(eps) < 0.5 and dec * eps * eps / (1.0 - eps) < 10 * edm:
+            # a full step decreasing the statistic nearly as the quadratic model predicted:
+            # along the step, a curvature off by a factor 1 - eps leaves dec eps^2 / (1 - eps)
+            # to gain, which is negligible here -- no need for a gradient to confirm it
+            return True, fn, yn, hinv
+        gn = pp.grad(yn, _grad_steps(yn, steps))
+        s, dg = yn - y, gn - g
+        sy = float(s @ dg)
+        if sy > 1e-12 * float(np.sqrt((s @ s) * (dg @ dg))):  # BFGS update of the inverse
+            rho = 1.0 / sy
+            v = np.eye(len(y)) - rho * np.outer(s, dg)
+            hinv = v @ hinv @ v.T + rho * np.outer(s, s)
+        y, f, g = yn, fn, gn
+    return False, f, y, hinv
+
+
+def _bounds(loc, idx) -> tuple[np.ndarray, np.ndarray]:
+    """Hard limits of local parameters ``idx`` as arrays (infinite where absent)."""
+    lo = np.array([-np.inf if loc.limits[k][0] is None else loc.limits[k][0] for k in idx])
+    hi = np.array([np.inf if loc.limits[k][1] is None else loc.limits[k][1] for k in idx])
+    return lo, hi
+
+
+def _hinv_from(m) -> np.ndarray | None:
+    """Inverse Hessian of the statistic from a MIGRAD covariance (errordef 1: cov / 2)."""
+    try:
+        c = np.array(m.covariance, float)
+    except Exception:
+        return None
+    return 0.5 * c if np.all(np.isfinite(c)) else None
+
+
+def _profiled_hinv(cov: np.ndarray, outer: np.ndarray, k: int) -> np.ndarray | None:
+    """Inverse Hessian in ``outer`` with local parameter ``k`` fixed and all others (solved
+    normalizations) profiled out, from the covariance ``cov`` of all local parameters."""
+    keep = np.concatenate([[k], outer])
+    sub = cov[np.ix_(keep, keep)]
+    if not np.all(np.isfinite(sub)):
+        return None
+    try:
+        hp = np.linalg.inv(0.5 * sub)  # profiled Hessian in (k, outer)
+        return np.linalg.inv(hp[1:, 1:])
+    except np.linalg.LinAlgError:
+        return None
+
+
+def _solvable_norms(prob: GroupProblem) -> np.ndarray:
+    """Local positions of the free normalizations that :func:`solve_norms` can handle: those
+    of additive components, with a lower limit >= 0, under a statistic with derivatives."""
+    gm = prob.gm
+    if not gm.terms or not gm._stat.has_derivatives:
+        return np.zeros(0, int)
+    norms = {int(i) for i in gm.norm_par}
+    lower = np.asarray(prob.lower, float)
+    return np.array(
+        [k for k, i in enumerate(prob.par_idx) if int(i) in norms and lower[i] >= 0], int
+    )
+
+
+@dataclass
+class _Local:
+    """Names, limits and steps of one group's local parameters, for building minimizers."""
+
+    names: list
+    limits: list
+    steps: np.ndarray
+    minuit_limits: object
+
+    def minuit(self, pp: Profiled, x: np.ndarray):
+        """A MIGRAD minimizer over ``pp``'s outer parameters starting at local vector ``x``."""
+        o = pp.outer
+        return make_minuit(
+            pp,
+            x[o],
+            [self.names[k] for k in o],
+            [self.limits[k] for k in o],
+            self.steps[o],
+            self.minuit_limits,
+        )
+
+    def clip(self, x: np.ndarray) -> np.ndarray:
+        lo = np.array([-np.inf if a is None else a for a, _ in self.limits])
+        hi = np.array([np.inf if b is None else b for _, b in self.limits])
+        return np.clip(x, lo, hi)
+
+
+def _fit_group(prob, solve, starts, loc: _Local, messages, label):
+    """Best fit of one group alone (its tied parameter free): multi-start MIGRAD over the
+    parameters that are not solved normalizations.
+
+    Returns the full local vector, the statistic, the parabolic errors of the outer
+    parameters (NaN for solved ones) and validity.
+    """
+    n = len(prob.par_idx)
+    outer = np.setdiff1d(np.arange(n), solve)
+    errors = np.full(n, np.nan)
+    if not len(outer):
+        pp = Profiled(prob, starts[0], outer, solve)
+        pp.start_norms()
+        return pp.point(()), pp(()), errors, True
+    runs = []
+    for x in starts:
+        pp = Profiled(prob, x, outer, solve)
+        pp.start_norms()
+        m = loc.minuit(pp, pp.x)
+        # every start coarsely (strategy 0) and on a budget ...
+        m.strategy = 0
+        m.tol = 0.1
+        m.migrad(ncall=_SCREEN_CALLS)
+        runs.append((m, pp))
+    # ... then to convergence the starts that are not clearly worse than the best one so far
+    runs.sort(key=lambda r: r[0].fval)
+    best = None
+    for m, pp in runs:
+        if best is not None and m.fval > best[0].fval + _SCREEN_MARGIN * (1 + abs(best[0].fval)):
+            continue
+        if not m.valid:  # converged within the budget already: nothing to continue
+            m.tol = 0.05
+            _migrad(m, 1000)
+        if best is None or m.fval < best[0].fval - 1e-6:
+            best = (m, pp)
+    m, pp = best
+    if not m.valid:
+        messages.append(f"{label}: minimum of the group's own fit not valid")
+    errors[outer] = np.array(m.errors)
+    x = pp.point(np.array(m.values))
+    return x, float(m.fval), errors, bool(m.valid)
+
+
+def _local_minimum(prob, solve, x, loc: _Local, messages, label):
+    """Minimum of ``prob`` (with its penalty) from ``x``: (local vector, statistic)."""
+    outer = np.setdiff1d(np.arange(len(x)), solve)
+    pp = Profiled(prob, x, outer, solve)
+    if not len(outer):
+        return pp.point(()), pp(())
+    m = loc.minuit(pp, pp.x)
+    m.strategy = 0
+    m.tol = 0.05
+    _migrad(m, 2000)
+    if not m.valid:
+        messages.append(f"{label}: minimum not valid")
+    x = pp.point(np.array(m.values))
+    return x, pp(np.array(m.values))
+
+
+def _local_hessian(prob, x, loc: _Local) -> np.ndarray | None:
+    """Numerical Hessian (MINUIT HESSE) of ``prob`` in all its local parameters at ``x``."""
+    m = make_minuit(prob, x, loc.names, loc.limits, loc.steps, loc.minuit_limits)
+    return _hessian_from_minuit(m)
+
+
+def _interval(prob, solve, xhat, f0, k, cov, loc: _Local, messages, label):
+    """90% profile-likelihood interval of local parameter ``k``: where the minimum of the
+    statistic over all other local parameters (normalizations solved exactly, the tied one
+    through the penalty) rises by 2.706 above ``f0``.
+
+    The crossing is found by the secant method on ``sqrt(Delta stat)`` (nearly linear in the
+    parameter, so two or three profile points usually suffice), bracketed and bisected when
+    it misbehaves; each profile point starts from the linear prediction of the conditional
+    minimum given by the covariance ``cov``.
+    """
+    n = len(xhat)
+    ckk = cov[k, k] if np.all(np.isfinite(cov[:, k])) else np.nan
+    sig = math.sqrt(ckk) if np.isfinite(ckk) and ckk > 0 else float(loc.steps[k])
+    slope = cov[:, k] / ckk if np.isfinite(ckk) and ckk > 0 else np.zeros(n)
+    solve_k = np.array([s for s in solve if s != k], int)
+    outer = np.array([j for j in range(n) if j != k and j not in solve_k], int)
+    pp = Profiled(prob, xhat, outer, solve_k)
+    m = None
+    if len(outer):
+        m = loc.minuit(pp, pp.x)
+        m.strategy = 0
+        m.tol = 0.05
+    lim = loc.limits[k]
+    state = {"hinv": _profiled_hinv(cov, outer, k)}
+    lower, upper = _bounds(loc, outer)
+
+    def delta(val: float) -> float:
+        x = loc.clip(xhat + slope * (val - xhat[k]))
+        x[k] = val
+        pp.x = x
+        if m is None:
+            return pp(()) - f0
+        if state["hinv"] is not None:
+            # the inverse Hessian, updated by BFGS, carries over to the next profile point
+            ok, f, _, hinv = quasi_newton(
+                pp, x[outer], state["hinv"], loc.steps[outer], lower, upper
+            )
+            if ok:
+                state["hinv"] = hinv
+                return f - f0
+        m.values = x[outer]
+        _migrad(m, 2000)
+        return float(m.fval) - f0
+
+    out = []
+    for side in (-1, 1):
+        bound, at_limit = _crossing(delta, float(xhat[k]), sig, side, lim[0 if side < 0 else 1])
+        if at_limit:
+            messages.append(
+                f"{label}: {'lower' if side < 0 else 'upper'} bound at the parameter limit"
+            )
+        if not math.isfinite(bound):
+            messages.append(f"{label}: 90% bound could not be computed (NaN)")
+        out.append(bound)
+    return out[0], out[1]
+
+
+def _crossing(delta, x0: float, sig: float, side: int, limit) -> tuple[float, bool]:
+    """Where ``delta`` (0 at ``x0``) reaches 2.706 on ``side``: (bound, at the limit)."""
+    qt = math.sqrt(DELTA_90)
+    p_prev, q_prev = x0, 0.0
+    p_in, p_out = x0, None
+    p = x0 + side * qt * sig
+    for _ in range(25):
+        at_limit = limit is not None and side * (p - limit) >= 0
+        if at_limit:
+            p = float(limit)
+        d = delta(p)
+        if not math.isfinite(d):
+            return math.nan, False
+        if abs(d - DELTA_90) < 5e-3:
+            return p, False
+        q = math.sqrt(max(d, 0.0))
+        if abs(d - DELTA_90) < 0.1 and q != q_prev:
+            # close: sqrt(Delta) is linear to high accuracy over so short a step, so the secant
+            # estimate is as good as another profile point
+            return p + (qt - q) * (p - p_prev) / (q - q_prev), False
+        if d > DELTA_90:
+            p_out = p
+        else:
+            p_in = p
+            if at_limit:
+                return p, True
+        if p_out is not None and abs(p_out - p_in) < 1e-5 * sig:
+            return 0.5 * (p_in + p_out), False
+        pn = p + (qt - q) * (p - p_prev) / (q - q_prev) if q != q_prev else p + side * sig
+        if p_out is not None:
+            a, b = sorted((p_in, p_out))
+            if not a < pn < b:  # the secant left the bracket: bisect
+                pn = 0.5 * (p_in + p_out)
+        elif side * (pn - p) <= 0:
+            pn = p + side * sig
+        else:  # no bracket yet: do not jump too far outwards
+            pn = p + side * min(abs(pn - p), 4 * abs(p - x0) + sig)
+        p_prev, q_prev, p = p, q, pn
+    return math.nan, False
+
+
 def fit_blocks(
     obj,
     model,
@@ -351,58 +834,37 @@ def fit_blocks(
     upper = np.asarray(obj.upper, float)
     messages: list[str] = []
     probs: list[GroupProblem] = []
+    locs: list[_Local] = []
+    solves: list[np.ndarray] = []
     for g in range(n_groups):
         par_idx = np.flatnonzero(free_map[g] >= 0)
         glob = free_map[g, par_idx]
         gm = GroupModel(obj, g, model, setup)
         tl = None if jt is None else int(np.flatnonzero(glob == jt)[0])
-        probs.append(
-            GroupProblem(gm, obj.base[g].copy(), par_idx, glob, lower, upper, tied_local=tl)
+        prob = GroupProblem(gm, obj.base[g].copy(), par_idx, glob, lower, upper, tied_local=tl)
+        probs.append(prob)
+        locs.append(
+            _Local([names[j] for j in glob], [limits[j] for j in glob], steps[glob], minuit_limits)
         )
+        solves.append(_solvable_norms(prob))
 
     # 1. each group alone (tied parameter free in it), multi-start
-    fits = []
+    sols: list = []
+    terrs = []
     valid = True
     for g, prob in enumerate(probs):
         if len(prob.glob_idx) == 0:
-            fits.append(None)
+            sols.append(None)
             continue
         loc_owner = [owner[j] for j in prob.glob_idx]
-        lnames = [names[j] for j in prob.glob_idx]
-        llim = [limits[j] for j in prob.glob_idx]
-        lsteps = steps[prob.glob_idx]
-        best = None
-        is_norm = np.array(
-            [str(pars[i].name).lower() in ("norm", "k", "normalization") for i in prob.par_idx]
+        starts = start_points(x0[prob.glob_idx], pars, loc_owner)
+        x, _, errs, ok = _fit_group(
+            prob, solves[g], starts, locs[g], messages, f"data group {g + 1}"
         )
-        screened = []
-        for x in start_points(x0[prob.glob_idx], pars, loc_owner):
-            m = make_minuit(prob, x, lnames, llim, lsteps, minuit_limits)
-            if is_norm.any() and not is_norm.all():
-                # normalizations first (cheap: no model evaluation), as one would by hand
-                for k in np.flatnonzero(~is_norm):
-                    m.fixed[k] = True
-                m.migrad(ncall=2000)
-                m.fixed = False
-            # every start coarsely (strategy 0) and on a budget ...
-            m.strategy = 0
-            m.tol = 0.1
-            m.migrad(ncall=_SCREEN_CALLS)
-            screened.append(m)
-        # ... then to convergence the starts that are not clearly worse than the best one so
-        # far (a start far from any minimum after the budget is abandoned)
-        screened.sort(key=lambda mm: mm.fval)
-        for m in screened:
-            if best is not None and m.fval > best.fval + _SCREEN_MARGIN * (1 + abs(best.fval)):
-                continue
-            migrad_robust(m)
-            if best is None or m.fval < best.fval - 1e-6:
-                best = m
-        best.strategy = 1
-        best.tol = 0.01
-        migrad_robust(best, messages, f"data group {g + 1}")
-        valid &= bool(best.valid)
-        fits.append(best)
+        valid &= ok
+        sols.append(x)
+        if prob.tied_local is not None:
+            terrs.append(errs[prob.tied_local])
 
     nfree = len(owner)
     xbest = np.array(x0, float)
@@ -411,26 +873,16 @@ def fit_blocks(
     H = np.zeros((nfree, nfree))
 
     if jt is None:
-        for g, (prob, m) in enumerate(zip(probs, fits, strict=True)):
-            if m is None:
+        for g, prob in enumerate(probs):
+            if sols[g] is None:
                 continue
-            xl = np.array(m.values)
-            xbest[prob.glob_idx] = xl
-            h = _hessian_from_minuit(m)
-            if h is not None:
-                H[np.ix_(prob.glob_idx, prob.glob_idx)] = h
-            for k, j in enumerate(prob.glob_idx):
-                if want[j]:
-                    lo[j], hi[j] = minos_interval(m, m.parameters[k], xl[k], messages, names[j])
-            xl2 = np.array(m.values)
-            if prob(xl2) < prob(xl) - 1e-6:  # MINOS found a better minimum
-                xbest[prob.glob_idx] = xl2
-                messages.append(f"data group {g + 1}: new minimum found while computing errors")
+            _group_intervals(prob, solves[g], sols[g], locs[g], want, H, lo, hi, messages, g, None)
+            xbest[prob.glob_idx] = sols[g]
         return BlockResult(xbest, lo, hi, _cov(H), valid, messages)
 
     # 2. joint: profile over the tied parameter t
-    tvals = np.array([np.array(m.values)[p.tied_local] for p, m in zip(probs, fits, strict=True)])
-    terrs = np.array([m.errors[p.tied_local] for p, m in zip(probs, fits, strict=True)])
+    tvals = np.array([x[p.tied_local] for p, x in zip(probs, sols, strict=True)])
+    terrs = np.array(terrs)
     w = np.where(np.isfinite(terrs) & (terrs > 0), 1.0 / np.maximum(terrs, 1e-300) ** 2, 0.0)
     t0 = float(np.sum(w * tvals) / np.sum(w)) if w.sum() > 0 else float(np.mean(tvals))
     sig0 = float(1.0 / math.sqrt(w.sum())) if w.sum() > 0 else abs(t0) * 0.1 + 1e-3
@@ -438,22 +890,20 @@ def fit_blocks(
     tlo = -np.inf if tlo is None else tlo
     thi = np.inf if thi is None else thi
 
-    # inner minuits at fixed t, warm-started from the group's own best fit
+    # inner minimizers at fixed t, warm-started from the group's own best fit
     inner = []
-    for prob, m in zip(probs, fits, strict=True):
-        mi = make_minuit(
-            prob,
-            np.array(m.values),
-            list(m.parameters),
-            [limits[j] for j in prob.glob_idx],
-            steps[prob.glob_idx],
-            minuit_limits,
-        )
-        mi.fixed[prob.tied_local] = True
-        mi.strategy = 0
-        mi.tol = 0.01
-        inner.append(mi)
+    for g, prob in enumerate(probs):
+        n = len(prob.par_idx)
+        outer = np.array([k for k in range(n) if k != prob.tied_local and k not in solves[g]])
+        pp = Profiled(prob, sols[g], outer, solves[g])
+        mi = None
+        if len(outer):
+            mi = locs[g].minuit(pp, pp.x)
+            mi.strategy = 0
+            mi.tol = 0.01
+        inner.append((pp, mi))
     memo: dict[float, tuple[np.ndarray, list]] = {}
+    hinvs: list = [None] * n_groups  # inverse Hessians of the inner problems, kept along t
 
     def profile(t: float):
         t = float(min(max(t, tlo), thi))
@@ -461,70 +911,54 @@ def fit_blocks(
             return memo[t]
         # warm start from the nearest t already evaluated
         near = min(memo, key=lambda s: abs(s - t)) if memo else None
-        vals, sols = [], []
-        for gi, (prob, mi) in enumerate(zip(probs, inner, strict=True)):
+        vals, xs = [], []
+        for gi, (prob, (pp, mi)) in enumerate(zip(probs, inner, strict=True)):
             if near is not None:
-                mi.values = memo[near][1][gi]
-            mi.values[prob.tied_local] = t
-            mi.migrad(ncall=5000)
-            if not mi.valid:
-                mi.strategy = 1
-                mi.migrad(ncall=5000)
-                mi.strategy = 0
-            vals.append(mi.fval)
-            sols.append(np.array(mi.values))
-        memo[t] = (np.array(vals), sols)
+                pp.x = memo[near][1][gi].copy()
+            pp.x[prob.tied_local] = t
+            if mi is None:
+                vals.append(pp(()))
+                xs.append(pp.x.copy())
+                continue
+            y0 = pp.x[pp.outer]
+            ok = False
+            if hinvs[gi] is not None:
+                lower, upper = _bounds(locs[gi], pp.outer)
+                steps_g = locs[gi].steps[pp.outer]
+                ok, f, y, hinvs[gi] = quasi_newton(
+                    pp, y0, hinvs[gi], steps_g, lower, upper, edm=2e-5
+                )
+            if not ok:
+                mi.values = y0
+                _migrad(mi, 2000)
+                y = np.array(mi.values)
+                hinvs[gi] = _hinv_from(mi)
+                f = pp(y)
+            xs.append(pp.point(y))
+            vals.append(f)
+        memo[t] = (np.array(vals), xs)
         return memo[t]
 
     def total(t):
         return float(profile(t)[0].sum())
 
-    from scipy.optimize import brentq, minimize_scalar
-
-    a = max(t0 - sig0, tlo + 1e-12 * max(1, abs(tlo)))
-    b = min(t0 + sig0, thi)
-    try:
-        # |t - t*| ~ 1e-3 sigma moves S by ~1e-6: plenty for the best fit and the intervals
-        res = minimize_scalar(total, bracket=(a, b), tol=1e-3 * sig0 / max(abs(t0), 1e-300))
-        tstar = float(min(max(res.x, tlo), thi))
-    except Exception:
-        res = minimize_scalar(
-            total,
-            bounds=(max(tlo, t0 - 10 * sig0), min(thi, t0 + 10 * sig0)),
-            method="bounded",
-            options={"xatol": 1e-6 * max(1, abs(t0))},
-        )
-        tstar = float(res.x)
+    tstar, sig = _profile_minimum(total, t0, sig0, tlo, thi)
     smin = total(tstar)
 
-    # 90% interval of t from the 1-D profile
-    target = smin + DELTA_90
-    sig = sig0
-    if True:  # the interval of t is also needed to place the spline points
-        for side in (-1, 1):
-            step = sig
-            prev = tstar
-            bound = math.nan
-            for _ in range(30):
-                tt = tstar + side * step
-                if tt <= tlo or tt >= thi:
-                    tt = tlo if side < 0 else thi
-                    if total(tt) < target:
-                        bound = tt
-                        messages.append(f"{names[jt]}: 90% bound at the parameter limit")
-                        break
-                if total(tt) >= target:
-                    lo_b, hi_b = sorted((prev, tt))
-                    bound = brentq(lambda s: total(s) - target, lo_b, hi_b, xtol=1e-4 * sig)
-                    break
-                prev = tt
-                step *= 2.0
-            if side < 0:
-                lo[jt] = bound
-            else:
-                hi[jt] = bound
-        if not np.isfinite(lo[jt]) or not np.isfinite(hi[jt]):
-            messages.append(f"{names[jt]}: 90% bound could not be computed (NaN)")
+    # 90% interval of t from the 1-D profile (as for the other parameters)
+    for side in (-1, 1):
+        limit = tlo if side < 0 else thi
+        bound, at_limit = _crossing(
+            lambda t: total(t) - smin, tstar, sig, side, limit if np.isfinite(limit) else None
+        )
+        if at_limit:
+            messages.append(f"{names[jt]}: 90% bound at the parameter limit")
+        if side < 0:
+            lo[jt] = bound
+        else:
+            hi[jt] = bound
+    if not np.isfinite(lo[jt]) or not np.isfinite(hi[jt]):
+        messages.append(f"{names[jt]}: 90% bound could not be computed (NaN)")
     width = (
         np.nanmax([hi[jt] - tstar, tstar - lo[jt], sig0])
         if np.any(np.isfinite([lo[jt], hi[jt]]))
@@ -537,58 +971,130 @@ def fit_blocks(
             total(tt)
 
     # best fit
-    sols = profile(tstar)[1]
-    for prob, xl in zip(probs, sols, strict=True):
+    best = profile(tstar)[1]
+    for prob, xl in zip(probs, best, strict=True):
         xbest[prob.glob_idx] = xl
-    ts = np.array(sorted(s for s in memo if abs(s - tstar) < 8 * width))
-    keep = [0]
-    for i in range(1, len(ts)):
-        if ts[i] - ts[keep[-1]] > 1e-4 * width:
-            keep.append(i)
-    ts = ts[keep]
+    ts = _spline_knots(np.array(sorted(s for s in memo if abs(s - tstar) < 8 * width)), width)
     P = np.array([memo[s][0] for s in ts])  # (n_t, n_groups)
-    from scipy.interpolate import CubicSpline
 
-    # 3. per-group intervals: MINOS on S_g + sum of the other groups' profiles
+    # 3. per-group intervals: profile of S_g + the other groups' profiles (a spline in t)
     for gi, prob in enumerate(probs):
-        others = P.sum(axis=1) - P[:, gi]
-        spl = CubicSpline(ts, others) if len(ts) >= 4 else None
-        if spl is None:
-            coef = np.polyfit(ts, others, min(2, len(ts) - 1))
-            prob.penalty = np.poly1d(coef)
-        else:
-            prob.penalty = spl
-        xl = np.array(sols[gi])
-        lnames = [names[j] for j in prob.glob_idx]
-        m = make_minuit(
-            prob,
-            xl,
-            lnames,
-            [limits[j] for j in prob.glob_idx],
-            steps[prob.glob_idx],
-            minuit_limits,
-        )
-        m.tol = 0.1
-        m.strategy = 0  # MINOS re-minimizes at every step; strategy 0 keeps that cheap
-        migrad_robust(m, messages, f"data group {gi + 1}")
-        h = _hessian_from_minuit(m)
-        if h is not None:
-            # the penalty's curvature belongs to the other groups: remove it from t-t
-            d2 = float(spl(m.values[prob.tied_local], 2)) if spl is not None else 0.0
-            h = h.copy()
-            h[prob.tied_local, prob.tied_local] -= d2
-            H[np.ix_(prob.glob_idx, prob.glob_idx)] += h
-        for k, j in enumerate(prob.glob_idx):
-            if j == jt or not want[j]:
-                continue
-            lo[j], hi[j] = minos_interval(m, m.parameters[k], xl[k], messages, names[j])
-        xnew = np.array(m.values)
-        if prob(xnew) < prob(xl) - 1e-3:
-            messages.append(
-                f"data group {gi + 1}: a better joint minimum was found while computing errors"
-            )
+        prob.penalty = Penalty(ts, P.sum(axis=1) - P[:, gi])
+        _group_intervals(prob, solves[gi], best[gi], locs[gi], want, H, lo, hi, messages, gi, jt)
         prob.penalty = None
     return BlockResult(xbest, lo, hi, _cov(H), valid, messages)
+
+
+def _profile_minimum(total, t0: float, sig0: float, tlo: float, thi: float):
+    """Minimum of the 1-D profile ``total`` near ``t0`` (scale ``sig0``), within the limits.
+
+    Successive parabolas through the three lowest points -- the profile is nearly quadratic,
+    so this converges in two or three steps where Brent's method needs a dozen profile points
+    -- with Brent's method as the fallback.  Returns ``(t_min, sigma)``, ``sigma`` the
+    1-sigma scale from the curvature (``S = S_min + ((t - t_min) / sigma)^2``).
+    """
+    pts: dict[float, float] = {}
+
+    def ev(t: float) -> float:
+        t = float(min(max(t, tlo), thi))
+        if t not in pts:
+            pts[t] = total(t)
+        return t
+
+    for t in (t0 - sig0, t0, t0 + sig0):
+        ev(t)
+    for _ in range(10):
+        best = min(pts, key=pts.get)
+        near = sorted(pts, key=lambda t: abs(t - best))[:3]
+        x = np.array(near) - best
+        a, b, _c = np.polyfit(x, [pts[t] for t in near], 2)
+        if a <= 0 or len(set(near)) < 3:
+            break
+        tv = best + float(np.clip(-b / (2 * a), -3 * sig0, 3 * sig0))
+        sig = 1.0 / math.sqrt(a)
+        if abs(tv - best) < 1e-2 * sig:
+            return ev(tv), sig
+        ev(tv)
+    else:
+        best = min(pts, key=pts.get)
+        return best, sig0
+    # not convex near the points: Brent's method on a wider bracket
+    from scipy.optimize import minimize_scalar
+
+    res = minimize_scalar(
+        total,
+        bounds=(max(tlo, t0 - 10 * sig0), min(thi, t0 + 10 * sig0)),
+        method="bounded",
+        options={"xatol": 1e-3 * sig0},
+    )
+    return float(res.x), sig0
+
+
+def _spline_knots(ts: np.ndarray, width: float) -> np.ndarray:
+    """Profile points to interpolate: at least 5% of the interval width apart.  Brent's method
+    leaves clusters of nearly equal points, whose values differ by the inner minimizers'
+    tolerance -- enough to make a spline through them oscillate."""
+    keep = [ts[0]]
+    for t in ts[1:]:
+        if t - keep[-1] > 0.05 * width:
+            keep.append(t)
+    return np.array(keep)
+
+
+class Penalty:
+    """The other groups' profile ``sum_{h != g} P_h(t)``: a cubic spline through the profile
+    points (a parabola with fewer than 4), continued beyond them by a parabola with at least
+    the curvature at the edge, so that a minimizer that steps outside cannot run away."""
+
+    def __init__(self, ts: np.ndarray, values: np.ndarray):
+        from scipy.interpolate import CubicSpline
+
+        self.lo, self.hi = float(ts[0]), float(ts[-1])
+        if len(ts) >= 4:
+            self.f = CubicSpline(ts, values)
+            self.d1, self.d2 = self.f.derivative(1), self.f.derivative(2)
+        else:
+            self.f = np.poly1d(np.polyfit(ts, values, min(2, len(ts) - 1)))
+            self.d1, self.d2 = self.f.deriv(1), self.f.deriv(2)
+        span = max(self.hi - self.lo, 1e-300)
+        self.c_min = 2.0 * max(float(np.ptp(values)), 1.0) / span**2
+
+    def __call__(self, t: float) -> float:
+        t = float(t)
+        edge = min(max(t, self.lo), self.hi)
+        d = t - edge
+        out = float(self.f(edge))
+        if d != 0.0:
+            c = max(float(self.d2(edge)), self.c_min)
+            out += float(self.d1(edge)) * d + 0.5 * c * d * d
+        return out
+
+    def curvature(self, t: float) -> float:
+        """Second derivative at ``t`` (inside the profile points)."""
+        return float(self.d2(min(max(float(t), self.lo), self.hi)))
+
+
+def _group_intervals(prob, solve, x, loc, want, H, lo, hi, messages, g, jt) -> None:
+    """Intervals of group ``g``'s own parameters (into ``lo``/``hi``) and its block of the
+    Hessian (into ``H``; the penalty's curvature, which belongs to the other groups, removed).
+    """
+    label = f"data group {g + 1}"
+    xhat, f0 = _local_minimum(prob, solve, x, loc, messages, label)
+    if f0 < prob(x) - 1e-3:
+        messages.append(f"{label}: a better minimum was found while computing errors")
+    h = _local_hessian(prob, xhat, loc)
+    cov = np.full((len(xhat), len(xhat)), np.nan)
+    if h is not None:
+        cov = 2.0 * np.linalg.pinv(h)
+        h = h.copy()
+        if prob.penalty is not None:
+            t = prob.tied_local
+            h[t, t] -= prob.penalty.curvature(xhat[t])
+        H[np.ix_(prob.glob_idx, prob.glob_idx)] += h
+    for k, j in enumerate(prob.glob_idx):
+        if j == jt or not want[j]:
+            continue
+        lo[j], hi[j] = _interval(prob, solve, xhat, f0, k, cov, loc, messages, loc.names[k])
 
 
 def _cov(H: np.ndarray) -> np.ndarray:
