@@ -272,6 +272,17 @@ class GroupStatistic:
         self.b_thr = s[ib] / t[ib]
         self.b_low_c = -s[ib] * np.log(ts[ib] / t[ib])
         self.b_high_c = s[ib] * np.log(s[ib]) - s[ib]
+        # for :meth:`derivatives`: constant parts and the derivative templates
+        self._tt = 2.0 * self.g_t
+        self._4tb = 4.0 * self.g_t * self.g_b
+        self._2b = 2.0 * self.g_b
+        self._sb = self.g_s + self.g_b
+        self._glog = float(self.g_s @ np.log(self.g_ts) + self.g_b @ np.log(self.g_tb))
+        self._d1_0 = np.zeros(n)
+        self._d1_0[i0] = self.z_ts
+        self._b_const = float(np.sum(self.b_low_c))
+        self._b_high_minus_low = self.b_high_c - self.b_low_c
+        self._b_slope = self.b_ts + self.b_tb
 
     def __call__(self, model_rate: np.ndarray) -> np.ndarray:
         """Summed statistic: a float array of shape ``model_rate.shape[1:]``."""
@@ -344,48 +355,52 @@ class GroupStatistic:
         m = np.maximum(np.asarray(model_rate, dtype=float), 0.0)
         if not self.fast:
             return float(self(m)), *self._derivatives_simple(m)
-        # the value as in __call__, sharing the background profile f with the derivatives
+        # the value as in __call__, sharing the background profile f with the derivatives; no
+        # special cases are needed in the general bins (S > 0, B > 0): q = d + |c| > 0 there,
+        # so f, m + f and d are all > 0 -- written without np.where/errstate, which cost more
+        # than the arithmetic on a few hundred bins
         value = self.g_const + self.z_const
-        d1 = np.empty_like(m)
+        d1 = self._d1_0.copy()
         d2 = np.zeros_like(m)
         if self.ig.size:
             mg = m[self.ig]
             s, b, t = self.g_s, self.g_b, self.g_t
-            c = t * mg - s - b
-            d = np.sqrt(c * c + 4.0 * t * b * mg)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                f = np.where(
-                    c <= 0, (-c + d) / (2.0 * t), (2.0 * b * mg) / np.where(c + d > 0, c + d, 1)
-                )
-                mf = np.maximum(mg + f, _TINY)
-                fp = np.where(d > 0, (b - t * f) / d, 0.0)
-            ts, tb = self.g_ts, self.g_tb
+            c = t * mg - self._sb
+            d = np.sqrt(c * c + self._4tb * mg)
+            q = d + np.abs(c)
+            f = np.where(c <= 0, q / self._tt, self._2b * mg / q)
+            mf = np.maximum(mg + f, _TINY)
+            fp = (b - t * f) / d
             value += float(
-                np.sum(
-                    ts * mg + t * f - s * np.log(ts * mf) - b * np.log(np.maximum(tb * f, _TINY))
-                )
+                self.g_ts @ mg
+                + t @ f
+                - s @ np.log(mf)
+                - b @ np.log(np.maximum(f, _TINY))
+                - self._glog
             )
-            d1[self.ig] = ts - s / mf
-            d2[self.ig] = s * (1.0 + fp) / mf**2
+            r = s / mf
+            d1[self.ig] = self.g_ts - r
+            d2[self.ig] = r * (1.0 + fp) / mf
         if self.i0.size:
             value += float(self.z_ts @ m[self.i0])
-            d1[self.i0] = self.z_ts
         if self.ib.size:
             m0 = m[self.ib]
-            mb = np.maximum(m0, _TINY)
             low = m0 < self.b_thr
-            value += float(
+            mb = np.where(low, self.b_thr, m0)  # > 0; only used where not ``low``
+            high = ~low
+            # low: -tb m + low_c; high: ts m + high_c - S ln(ts m)
+            value += self._b_const + float(
                 np.sum(
                     np.where(
                         low,
-                        -self.b_tb * m0 + self.b_low_c,
-                        self.b_ts * m0 + self.b_high_c - self.b_s * np.log(self.b_ts * mb),
+                        -self.b_tb * m0,
+                        self.b_ts * m0 + self._b_high_minus_low - self.b_s * np.log(self.b_ts * mb),
                     )
                 )
             )
-            with np.errstate(divide="ignore", over="ignore"):  # only where ``low``
-                d1[self.ib] = np.where(low, -self.b_tb, self.b_ts - self.b_s / mb)
-                d2[self.ib] = np.where(low, 0.0, self.b_s / mb**2)
+            r = self.b_s / mb
+            d1[self.ib] = np.where(low, -self.b_tb, self.b_ts - r)
+            d2[self.ib] = high * (r / mb)
         return 2.0 * value, 2.0 * d1, 2.0 * d2
 
     def _derivatives_simple(self, m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
