@@ -27,7 +27,9 @@ def spectrum_of(model: str, values: list[float], seed: int) -> Spectrum:
     rate = response.fold(parse_model(model).evaluate(response.energy_edges, values))
     counts = np.random.default_rng(seed).poisson(rate * 5000.0)
     n = len(counts)
-    return Spectrum(counts, 5000.0, 1.0, 1.0, np.zeros(n, int), np.ones(n, int), np.arange(n), response)
+    return Spectrum(
+        counts, 5000.0, 1.0, 1.0, np.zeros(n, int), np.ones(n, int), np.arange(n), response
+    )
 
 
 def goodness(spectrum: Spectrum, model: str) -> float:
