@@ -76,3 +76,28 @@ def test_backend_command_reports_native_without_heasoft(monkeypatch, capsys):
     monkeypatch.delenv("HEADAS", raising=False)
     assert main(["backend", "--no-xspec"]) == 0
     assert "native" in capsys.readouterr().out
+
+
+def test_failed_single_fit_is_recorded_not_raised(simulated_spectrum, tmp_path):
+    """One ObsID whose fit fails gets a failed status and empty tables; the workflow goes on."""
+    from xrtflow.steps.fitting import fit_observations
+
+    _, pha, rmf, arf = simulated_spectrum
+    outputs = {name: tmp_path / name for name in ("fit.json", "fit.ecsv", "plot.ecsv")}
+    result = fit_observations(
+        backend="native",
+        spectra=str(pha),
+        backgrounds=[],
+        rmfs=str(rmf),
+        arfs=str(arf),
+        settings={"model": "tbabs*nosuchmodel"},
+        json_out=outputs["fit.json"],
+        table_out=outputs["fit.ecsv"],
+        plot_out=outputs["plot.ecsv"],
+        joint=False,
+    )
+    assert result is None
+    info = json.loads(outputs["fit.json"].read_text())
+    assert info["status"] == "failed" and "nosuchmodel" in info["message"]
+    assert len(Table.read(outputs["fit.ecsv"])) == 0
+    assert Table.read(outputs["fit.ecsv"]).colnames[:3] == ["obsid", "group", "index"]

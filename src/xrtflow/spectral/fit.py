@@ -56,6 +56,23 @@ KEV_TO_ERG = 1.602176634e-9
 ABSORBERS = {"tbabs", "phabs", "wabs", "ztbabs", "zphabs", "zwabs", "tbnew", "tbgrain", "tbvarabs"}
 
 
+#: Columns of :meth:`FitResult.table` (the same for the native and the PyXspec backends).
+PARAMETER_COLUMNS = (
+    "obsid",
+    "group",
+    "index",
+    "component",
+    "parameter",
+    "unit",
+    "value",
+    "err_lo",
+    "err_hi",
+    "frozen",
+    "tied_to",
+)
+PARAMETER_DTYPES = ("U32", int, int, "U24", "U24", "U24", float, float, float, bool, "U24")
+
+
 # --------------------------------------------------------------------------------------------
 # setup and results
 # --------------------------------------------------------------------------------------------
@@ -227,21 +244,7 @@ class FitResult:
             )
             for p in self.parameters
         ]
-        names = (
-            "obsid",
-            "group",
-            "index",
-            "component",
-            "parameter",
-            "unit",
-            "value",
-            "err_lo",
-            "err_hi",
-            "frozen",
-            "tied_to",
-        )
-        dtype = ("U32", int, int, "U24", "U24", "U24", float, float, float, bool, "U24")
-        table = Table(rows=rows, names=names, dtype=dtype) if rows else Table(names=names)
+        table = Table(rows=rows, names=PARAMETER_COLUMNS, dtype=PARAMETER_DTYPES)
         table.meta.update(self.summary())
         return table
 

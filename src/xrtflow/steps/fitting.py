@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from astropy.table import Table
 
-from ..spectral.fit import FitResult, FitSetup
+from ..spectral.fit import PARAMETER_COLUMNS, PARAMETER_DTYPES, FitResult, FitSetup
 from ..spectral.models import parse_model
 from ..spectral.ogip import Spectrum, read_spectrum
 
@@ -21,6 +21,8 @@ PLOT_MIN_COUNTS = 20
 
 
 def _as_list(value) -> list[str]:  # noqa: ANN001 (str or Snakemake file list)
+    if value is None:
+        return []
     return [str(value)] if isinstance(value, str | Path) else [str(v) for v in value]
 
 
@@ -57,7 +59,7 @@ def run_fit(backend: str, setup: FitSetup) -> FitResult:
 def fit_observations(
     backend: str,
     spectra: Sequence[str] | str,
-    backgrounds: Sequence[str] | str,
+    backgrounds: Sequence[str] | str | None,
     rmfs: Sequence[str] | str,
     arfs: Sequence[str] | str,
     settings: dict,
@@ -73,7 +75,9 @@ def fit_observations(
     raises: there is nothing to fall back on.
     """
     paths = _as_list(spectra)
-    files = list(zip(paths, _as_list(backgrounds), _as_list(rmfs), _as_list(arfs), strict=True))
+    # no background files given: each spectrum's BACKFILE keyword decides
+    background_files = _as_list(backgrounds) or [None] * len(paths)
+    files = list(zip(paths, background_files, _as_list(rmfs), _as_list(arfs), strict=True))
     joint = len(files) > 1 if joint is None else joint
     loaded = [read_spectrum(p, rmf=r, arf=a, background=b) for p, b, r, a in files]
     obsids = [s.obsid or Path(p).name[2:13] for s, p in zip(loaded, paths, strict=True)]
@@ -119,22 +123,9 @@ def _write_failed(obsid, err, settings, json_out, table_out, plot_out) -> None: 
     Path(json_out).write_text(
         json.dumps({"obsid": obsid, "status": "failed", "message": message}, indent=1) + "\n"
     )
-    Table(
-        names=(
-            "obsid",
-            "group",
-            "index",
-            "component",
-            "parameter",
-            "unit",
-            "value",
-            "err_lo",
-            "err_hi",
-            "frozen",
-            "tied_to",
-        ),
-        dtype=("U32", int, int, "U24", "U24", "U24", float, float, float, bool, "U24"),
-    ).write(table_out, format="ascii.ecsv", overwrite=True)
+    Table(names=PARAMETER_COLUMNS, dtype=PARAMETER_DTYPES).write(
+        table_out, format="ascii.ecsv", overwrite=True
+    )
     Table(
         names=("obsid", "e_lo", "e_hi", "rate", "rate_err", "model"),
         dtype=("U11", float, float, float, float, float),
