@@ -16,6 +16,7 @@ The work is split in two:
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 import time
@@ -332,7 +333,11 @@ def fit(setup: FitSetup, *, chatter: int = 0, n_iterations: int = 1000) -> FitRe
     xspec.Fit.nIterations = int(n_iterations)
 
     for g, (cmd, files) in enumerate(zip(p.data_commands, p.files, strict=True), start=1):
-        xspec.AllData(cmd)
+        # XSPEC resolves the header's BACKFILE/RESPFILE/ANCRFILE against the current directory;
+        # loading from the spectrum's own directory lets it find them (they are set explicitly
+        # below anyway), as the seed notebook does by moving into that directory.
+        with contextlib.chdir(Path(files["pha"]).parent):
+            xspec.AllData(cmd)
         spec = xspec.AllData(g)
         spec.response = files["rmf"]
         if files["arf"]:
