@@ -203,6 +203,13 @@ class Caldb:
         return path
 
     # --- XRT shortcuts -------------------------------------------------------------------------
+    def _response(
+        self, cnam: str, datamode: str, grades: str, date: Time | str | None, xrtvsub: int | None
+    ) -> Path:
+        return self.query(
+            cnam, date, DATAMODE=self._mode(datamode), GRADE=_grade_value(grades), XRTVSUB=xrtvsub
+        )
+
     def rmf(
         self,
         datamode: str = "PC",
@@ -211,13 +218,7 @@ class Caldb:
         xrtvsub: int | None = None,
     ) -> Path:
         """Response matrix (``CAL_CNAM='MATRIX'``) for a read-out mode and grade selection."""
-        return self.query(
-            "MATRIX",
-            date,
-            DATAMODE=self._mode(datamode),
-            GRADE=_grade_value(grades),
-            XRTVSUB=xrtvsub,
-        )
+        return self._response("MATRIX", datamode, grades, date, xrtvsub)
 
     def arf(
         self,
@@ -227,13 +228,7 @@ class Caldb:
         xrtvsub: int | None = None,
     ) -> Path:
         """On-axis effective area (``CAL_CNAM='SPECRESP'``)."""
-        return self.query(
-            "SPECRESP",
-            date,
-            DATAMODE=self._mode(datamode),
-            GRADE=_grade_value(grades),
-            XRTVSUB=xrtvsub,
-        )
+        return self._response("SPECRESP", datamode, grades, date, xrtvsub)
 
     def psf(self, date: Time | str | None = None) -> Path:
         """PSF coefficient file (``CAL_CNAM='PSF'``)."""
