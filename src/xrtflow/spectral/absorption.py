@@ -1,4 +1,11 @@
-"""Photoelectric absorption cross-sections (per H atom) for phabs, wabs and TBabs.
+"""Photoelectric absorption cross-sections (per H atom) for phabs, wabs and their relatives.
+
+Each follows XSPEC 12.9.1's own per-bin convention (they differ): ``phabs`` with ``xsect bcmc`` /
+``obcm`` evaluates the BCMC fits at the bin's arithmetic midpoint (a bin straddling an edge
+averages the pieces' ln(sigma E^3)); with ``xsect vern`` each element's cross-section is the mean
+of the Verner values at the two bin edges; ``wabs`` integrates the transmission over the bin with
+the trapezoidal rule on pieces split at the Morrison & McCammon range boundaries. Redshifted
+versions evaluate on the rest-frame edges ``E (1 + z)``. TBabs is in :mod:`xrtflow.spectral.tbabs`.
 
 Cross-sections depend only on the energy grid and the abundance / cross-section tables, so they
 are cached per grid; fits then only pay for ``exp(-nH * sigma)``.
@@ -11,8 +18,6 @@ from functools import cache
 from pathlib import Path
 
 import numpy as np
-from scipy.special import gamma as gamma_fn
-from scipy.special import gammainc
 
 __all__ = [
     "ABUNDANCE_TABLES",
@@ -228,9 +233,10 @@ def verner_sigma(z: int, ev: np.ndarray) -> np.ndarray:
     return total * 1e-18
 
 
-def _verner_bin(z: int, e1: np.ndarray, e2: np.ndarray) -> np.ndarray:
-    """Verner cross-section (cm^2) at each bin's arithmetic midpoint (phabs, xsect vern)."""
-    return verner_sigma(z, 0.5 * (e1 + e2))
+def _verner_edges_mean(z: int, e1: np.ndarray, e2: np.ndarray) -> np.ndarray:
+    """Verner cross-section (cm^2) of a bin as XSPEC's ``gphoto`` gives it (``xsect vern``):
+    the mean of the values at the two bin edges."""
+    return 0.5 * (verner_sigma(z, e1) + verner_sigma(z, e2))
 
 
 _SIGMA_CACHE: dict[tuple, np.ndarray] = {}
@@ -255,8 +261,15 @@ def _cached(key: tuple, compute) -> np.ndarray:
 _PHABS_Z = (1, 2, 6, 7, 8, 10, 11, 12, 13, 14, 16, 17, 18, 20, 24, 26, 27, 28)
 
 
-def phabs_sigma(edges_kev: np.ndarray, abund: str = "angr", xsect: str = "bcmc") -> np.ndarray:
-    """Cross-section per H atom (units of 1e-22 cm^2) in each bin for XSPEC's phabs.
+# XSPEC's xszvab: transmission 1 where a bin's (rest-frame) lower edge is below the Lyman limit
+# or above 100 keV
+_LYMAN_KEV = 0.0135984
+
+
+def phabs_sigma(
+    edges_kev: np.ndarray, abund: str = "angr", xsect: str = "bcmc", redshift: float = 0.0
+) -> np.ndarray:
+    """Cross-section per H atom (units of 1e-22 cm^2) in each bin for XSPEC's phabs / zphabs.
 
     Parameters
     ----------
@@ -267,7 +280,9 @@ def phabs_sigma(edges_kev: np.ndarray, abund: str = "angr", xsect: str = "bcmc")
     xsect : str
         ``bcmc`` (BCMC 1992 with the Yan et al. 1998 He), ``obcm`` (BCMC with the old He), or
         ``vern`` (Verner et al. 1996 / Verner & Yakovlev 1995 fits for every element, H and He
-        included, evaluated at the bin midpoint).
+        included, averaged over the two bin edges).
+    redshift : float
+        Absorber redshift (zphabs, zpcfabs): the edges are multiplied by ``1 + redshift``.
 
     Returns
     -------
@@ -281,18 +296,21 @@ def phabs_sigma(edges_kev: np.ndarray, abund: str = "angr", xsect: str = "bcmc")
     ab = abundances(abund)
 
     def compute() -> np.ndarray:
-        e1, e2 = edges[:-1] * 1000.0, edges[1:] * 1000.0
+        rest = edges * (1.0 + redshift)
+        e1, e2 = rest[:-1] * 1000.0, rest[1:] * 1000.0
         if xs == "vern":
             total = np.zeros(e1.size)
             for z in _PHABS_Z:
-                total = total + ab[z] * _verner_bin(z, e1, e2)
-            return total * 1e22
-        total = _bcmc_he(e1, e2, xs) * ab[2]
-        for z in _bcmc_table():
-            total = total + ab[z] * _bcmc_element(z, e1, e2)
-        return total * 1e22
+                total = total + ab[z] * _verner_edges_mean(z, e1, e2)
+        else:
+            total = _bcmc_he(e1, e2, xs) * ab[2]
+            for z in _bcmc_table():
+                total = total + ab[z] * _bcmc_element(z, e1, e2)
+        off = (rest[:-1] < _LYMAN_KEV) | (rest[:-1] > 100.0)
+        return np.where(off, 0.0, total * 1e22)
 
-    return _cached(("phabs", abund.lower(), xs, *_grid_key(edges)), compute)
+    key = ("phabs", abund.lower(), xs, float(redshift), *_grid_key(edges))
+    return _cached(key, compute)
 
 
 @cache
@@ -303,16 +321,16 @@ def _mm83() -> tuple[np.ndarray, np.ndarray]:
     return elo, coeffs
 
 
-def _mm83_sigma(e_kev: np.ndarray, rng: np.ndarray) -> np.ndarray:
+def _mm83_sigma(e_kev: np.ndarray, rng: np.ndarray, lyman: float | None = None) -> np.ndarray:
     """MM83 sigma (1e-22 cm^2) at ``e_kev`` using the coefficients of range index ``rng``."""
     elo, coeffs = _mm83()
     c = coeffs[rng]
     sigma = (c[:, 0] + c[:, 1] * e_kev + c[:, 2] * e_kev * e_kev) / e_kev**3 * 1e-2
-    # no absorption below the H ionisation limit (first row's lower bound)
-    return np.where(e_kev < elo[0], 0.0, sigma)
+    # no absorption below the H ionisation limit (wabs: first row's lower bound; zwabs 13.6 eV)
+    return np.where(e_kev < (elo[0] if lyman is None else lyman), 0.0, sigma)
 
 
-def _wabs_pieces(edges: np.ndarray) -> tuple[np.ndarray, ...]:
+def _wabs_pieces(edges: np.ndarray, lyman: float | None = None) -> np.ndarray:
     """Split every bin at the MM83 range boundaries (cached per grid).
 
     Returns the bin index, width and MM83 sigma at the left and right end of every piece, each
@@ -338,13 +356,17 @@ def _wabs_pieces(edges: np.ndarray) -> tuple[np.ndarray, ...]:
         last = np.append(pb[1:] != pb[:-1], True)
         pr = np.where(last, hi[pb], nxt)
         rng = np.clip(np.searchsorted(elo, pl, side="right") - 1, 0, len(elo) - 1)
-        return np.column_stack([pb, pr - pl, _mm83_sigma(pl, rng), _mm83_sigma(pr, rng)])
+        return np.column_stack(
+            [pb, pr - pl, _mm83_sigma(pl, rng, lyman), _mm83_sigma(pr, rng, lyman)]
+        )
 
-    return _cached(("wabs-pieces", *_grid_key(edges)), compute)
+    return _cached(("wabs-pieces", lyman, *_grid_key(edges)), compute)
 
 
-def wabs_transmission(edges_kev: np.ndarray, nh: float) -> np.ndarray:
-    """Bin-averaged wabs transmission, as XSPEC's ``xsabsw`` computes it.
+def wabs_transmission(
+    edges_kev: np.ndarray, nh: float, redshift: float = 0.0, lyman: float | None = None
+) -> np.ndarray:
+    """Bin-averaged wabs (zwabs) transmission, as XSPEC's ``xsabsw`` (``xszabs``) computes it.
 
     The transmission exp(-nH sigma) is integrated over each bin with the trapezoidal rule on
     pieces split at the Morrison & McCammon (1983) range boundaries (absorption edges), each
@@ -356,6 +378,11 @@ def wabs_transmission(edges_kev: np.ndarray, nh: float) -> np.ndarray:
         Bin edges in keV.
     nh : float
         Column density in 1e22 cm^-2.
+    redshift : float
+        zwabs: the rest-frame edges ``E (1 + z)`` are integrated over.
+    lyman : float, optional
+        No absorption below this rest-frame energy (keV); default wabs's 0.0135984 (zwabs
+        uses 0.0136).
 
     Returns
     -------
@@ -363,7 +390,9 @@ def wabs_transmission(edges_kev: np.ndarray, nh: float) -> np.ndarray:
         Transmission per bin.
     """
     edges = np.ascontiguousarray(edges_kev, dtype=float)
-    pieces = _wabs_pieces(edges)
+    if redshift != 0.0:
+        edges = edges * (1.0 + redshift)
+    pieces = _wabs_pieces(edges, lyman)
     idx = pieces[:, 0].astype(np.intp)
     trap = pieces[:, 1] * 0.5 * (np.exp(-nh * pieces[:, 2]) + np.exp(-nh * pieces[:, 3]))
     width = np.diff(edges)
@@ -398,169 +427,10 @@ def wabs_sigma(edges_kev: np.ndarray) -> np.ndarray:
     return _cached(("wabs", *_grid_key(edges)), compute)
 
 
-# ---------------------------------------------------------------------------------------------
-# TBabs (Wilms, Allen & McCray 2000): gas + H2 + grains with default ISM parameters.
+def tbabs_sigma(
+    edges_kev: np.ndarray, abund: str = "wilm", redshift: float = 0.0, grains: bool = True
+) -> np.ndarray:
+    """TBabs cross-section per H atom; see :func:`xrtflow.spectral.tbabs.tbabs_sigma`."""
+    from xrtflow.spectral.tbabs import tbabs_sigma as _tbabs_sigma
 
-_TB_Z = (1, 2, 6, 7, 8, 10, 11, 12, 13, 14, 16, 17, 18, 20, 24, 26, 27, 28)
-_TB_WEIGHT = (1.0, 4.0, 12.0, 14.0, 16.0, 20.0, 23.0, 24.0, 27.0, 28.0, 32.0, 35.0, 40.0, 40.0,
-              52.0, 56.0, 59.0, 59.0)  # fmt: skip
-# gas-phase fraction per element, Wilms et al. 2000 Table 2 (XSPEC TBabs defaults)
-_TB_DEPLETION = (1.0, 1.0, 0.5, 1.0, 0.6, 1.0, 0.25, 0.2, 0.02, 0.1, 0.6, 0.5, 1.0, 0.003, 0.03,
-                 0.3, 0.05, 0.04)  # fmt: skip
-_TB_H2 = 0.2
-_TB_RHO = 1.0
-_TB_AMIN = 0.025e-4
-_TB_AMAX = 0.25e-4
-_TB_PL = 3.5
-_AMU = 1.6605655e-24
-
-
-def _h_band(ev: np.ndarray) -> np.ndarray:
-    """Hydrogenic 1s cross-section (cm^2), Band et al. 1990."""
-    e1s = 13.599
-    y = 2.0 * np.maximum(ev, e1s) / e1s
-    sigma = 605.0 / (y**1.5 * (1.0 + np.sqrt(y)) ** 4) * 1e-18
-    return np.where(ev < e1s, 0.0, sigma)
-
-
-def _h2_yan(ev: np.ndarray) -> np.ndarray:
-    """H2 cross-section (cm^2): Yan et al. 1998 (above 85 eV and below 30 eV), Wilms et al. 2000
-    (30-85 eV), as in TBabs 2.3 (original Yan et al. coefficients, not the erratum)."""
-    e = np.asarray(ev, dtype=float)
-    x = np.maximum(e, 15.4) / 15.4
-    poly = np.polynomial.polynomial.polyval
-    e35 = (np.maximum(e, 1.0) / 1000.0) ** -3.5
-    sig = np.select(
-        [e <= 15.4, e < 18.0, e < 30.0, e < 85.0],
-        [
-            np.zeros_like(e),
-            1e8 * poly(x, (-37.895, 99.723, -87.227, 25.4)),
-            2e7 * x**-0.252 * poly(1.0 / x, (0.071, -0.673, 1.977, -0.692)),
-            1e6 * poly(1.0 / x, (0.664, -11.768, 78.118, -231.339, 368.053, -189.953)),
-        ],
-        45.57
-        * e35
-        * poly(
-            1.0 / np.sqrt(x), (1.0, -2.003, -4.806, 50.577, -171.044, 231.608, -81.885)
-        ),  # fmt: skip
-    )
-    return sig * 1e-24
-
-
-@cache
-def _tb_edge_tables() -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    """TBabs 2.3's O K, Fe L and Ne K edge tables: Z -> (energy eV, sigma cm^2), see the README."""
-    out: dict[int, tuple[list[float], list[float]]] = {}
-    for row in _data_rows("tbabs_edges.csv"):
-        e, s = out.setdefault(int(row["Z"]), ([], []))
-        e.append(float(row["energy_eV"]))
-        s.append(float(row["sigma_Mb"]) * 1e-18)
-    return {z: (np.array(e), np.array(s)) for z, (e, s) in out.items()}
-
-
-def _tb_element_sigma(z: int, ev: np.ndarray) -> np.ndarray:
-    """Cross-section (cm^2) of element z as TBabs 2.3 evaluates it at energies ev (eV)."""
-    if z == 1:
-        sig = _h_band(ev)
-    elif z == 2:
-        sig = _he_yan(ev)
-    else:
-        sig = verner_sigma(z, ev)
-        if z == 26:
-            # TBabs bridges the end of its tabulated Fe L edge to the Verner fit with a power law
-            bridge = (ev >= 745.0) & (ev <= 795.0)
-            sig = np.where(bridge, 1.645e-18 * (ev / 720.74) ** -3.2, sig)
-        table = _tb_edge_tables().get(z)
-        if table is not None:
-            # O K, Ne K and Fe L: linear interpolation in TBabs's high-resolution tables
-            e_tab, s_tab = table
-            inside = (ev >= e_tab[0]) & (ev <= e_tab[-1])
-            sig = np.where(inside, np.interp(ev, e_tab, s_tab), sig)
-    # TBabs sets every cross-section to zero at and above 100 keV
-    return np.where(ev >= 100e3, 0.0, sig)
-
-
-def _lower_gamma(a: float, x: np.ndarray) -> np.ndarray:
-    return gammainc(a, x) * gamma_fn(a)
-
-
-def _tb_edge_sigmas(ev: np.ndarray) -> dict[int, np.ndarray]:
-    """Cross-section (cm^2) of every TBabs species at the energies ``ev`` (eV); key 1000 is H2."""
-    out = {z: _tb_element_sigma(z, ev) for z in _TB_Z}
-    out[1000] = np.where(ev >= 100e3, 0.0, _h2_yan(ev))
-    return out
-
-
-def _tbabs_combine(sig: dict[int, np.ndarray], abund: str) -> np.ndarray:
-    """TBabs cross-section per H atom (1e-22 cm^2) from per-species bin cross-sections (cm^2).
-
-    ``sig`` maps Z (and 1000 for H2) to each bin's species cross-section, i.e. TBabs's
-    ``photavg`` (the mean of the values at the two bin edges). Gas, grains (with the
-    self-shielding of Wilms et al. 2000, appendix) and H2 are summed as in ``tbnew``.
-    """
-    ab = abundances(abund)
-    n = sig[1].size
-    siggas = np.zeros(n)
-    sigavg = np.zeros(n)
-    normal = 0.0
-    massgrain = 0.0
-    for z, weight, depl in zip(_TB_Z, _TB_WEIGHT, _TB_DEPLETION, strict=True):
-        beta = 1.0 - depl
-        abdust = ab[z] * beta
-        abgas = ab[z] * (1.0 - beta) * ((1.0 - _TB_H2) if z == 1 else 1.0)
-        massgrain += abdust * weight
-        normal += abdust
-        siggas += abgas * sig[z]
-        sigavg += abdust * sig[z]
-    massgrain *= _AMU
-    meanmol = massgrain / normal
-    sigavg /= normal
-    pl, amin, amax = _TB_PL, _TB_AMIN, _TB_AMAX
-    k = (1.0 - pl) / (amax ** (1.0 - pl) - amin ** (1.0 - pl))
-    ngrains = massgrain / (_TB_RHO * 4.0 / 3.0 * np.pi * k)
-    ngrains *= (4.0 - pl) / (amax ** (4.0 - pl) - amin ** (4.0 - pl))
-    pmin, pmax = amin ** (3.0 - pl), amax ** (3.0 - pl)
-    signorm = ngrains * np.pi * k / (pl - 3.0)
-    sd = 4.0 / 3.0 * _TB_RHO / meanmol * sigavg
-    sd = np.maximum(sd, 1e-300)
-    siggrains = signorm * (
-        pmin * -np.expm1(-sd * amin)
-        - pmax * -np.expm1(-sd * amax)
-        + sd ** (pl - 3.0) * (_lower_gamma(4.0 - pl, sd * amax) - _lower_gamma(4.0 - pl, sd * amin))
-    )
-    sigmol = sig[1000] * ab[1] * _TB_H2 * 0.5
-    return (siggas + siggrains + sigmol) * 1e22
-
-
-def tbabs_sigma(edges_kev: np.ndarray, abund: str = "wilm", redshift: float = 0.0) -> np.ndarray:
-    """Effective TBabs cross-section per H atom (1e-22 cm^2) in each bin.
-
-    Follows TBabs 2.3 (Wilms, Allen & McCray 2000): atomic gas, 20% of H in H2, and grains
-    (rho = 1 g/cm^3, a^-3.5 sizes in 0.025-0.25 um) with the paper's depletions and
-    self-shielding. Cross-sections: H (Band et al. 1990), He and H2 (Yan et al. 1998), metals
-    Verner et al. (1996) / Verner & Yakovlev (1995), except TBabs's high-resolution tables at the
-    O K (0.49-0.58 keV), Fe L (0.70-0.75 keV) and Ne K (0.865-0.870 keV) edges
-    (``data/xspec/tbabs_edges.csv``); each is averaged over the two bin edges.
-
-    Parameters
-    ----------
-    edges_kev : ndarray
-        Bin edges in keV (observed frame).
-    abund : str
-        Abundance table.
-    redshift : float
-        Absorber redshift (ztbabs).
-
-    Returns
-    -------
-    ndarray
-        sigma per bin.
-    """
-    edges = np.ascontiguousarray(edges_kev, dtype=float)
-
-    def compute() -> np.ndarray:
-        ev = edges * 1000.0 * (1.0 + redshift)
-        sig = {z: 0.5 * (s[:-1] + s[1:]) for z, s in _tb_edge_sigmas(ev).items()}
-        return _tbabs_combine(sig, abund)
-
-    return _cached(("tbabs", abund.lower(), float(redshift), *_grid_key(edges)), compute)
+    return _tbabs_sigma(edges_kev, abund, redshift, grains)

@@ -42,7 +42,8 @@ class ComponentSpec:
 
 
 _NORM = ParSpec("norm", "", 1.0, 0.0, 0.0, 1e24, 1e24, 0.01)
-_GL_X, _GL_W = np.polynomial.legendre.leggauss(6)
+# XSPEC integrates cutoffpl-like continua and diskbb with 5-point Gauss-Legendre per bin
+_GL_X, _GL_W = np.polynomial.legendre.leggauss(5)
 
 
 def _gauss_legendre(edges: np.ndarray, f: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
@@ -56,12 +57,42 @@ def _trapezoid(edges: np.ndarray, values_at_edges: np.ndarray) -> np.ndarray:
     return 0.5 * (values_at_edges[:-1] + values_at_edges[1:]) * np.diff(edges)
 
 
-def powerlaw(edges: np.ndarray, p: np.ndarray, **_) -> np.ndarray:
-    gamma = p[0]
+def _pl_integral(edges: np.ndarray, gamma: float) -> np.ndarray:
+    """Integral of E^-gamma over each bin (XSPEC's calcPowerLaw; log form within 1e-10 of 1)."""
     if abs(1.0 - gamma) < 1e-10:
         return np.diff(np.log(edges))
-    power = edges ** (1.0 - gamma)
-    return np.diff(power) / (1.0 - gamma)
+    return np.diff(edges ** (1.0 - gamma)) / (1.0 - gamma)
+
+
+def powerlaw(edges: np.ndarray, p: np.ndarray, **_) -> np.ndarray:
+    return _pl_integral(edges, p[0])
+
+
+def zpowerlw(edges: np.ndarray, p: np.ndarray, **_) -> np.ndarray:
+    # XSPEC's zpowerLaw: the power law on the rest-frame edges E (1+z), divided by (1+z)
+    zf = 1.0 + p[1]
+    return _pl_integral(edges * zf, p[0]) / zf
+
+
+def bknpower(edges: np.ndarray, p: np.ndarray, **_) -> np.ndarray:
+    # E^-G1 below BreakE, BreakE^(G2-G1) E^-G2 above; the bin holding the break gets both parts
+    g1, ebreak, g2 = float(p[0]), float(p[1]), float(p[2])
+    below = _pl_integral(np.minimum(edges, ebreak), g1)
+    above = _pl_integral(np.maximum(edges, ebreak), g2) * ebreak ** (g2 - g1)
+    return below + above
+
+
+def logpar(edges: np.ndarray, p: np.ndarray, **_) -> np.ndarray:
+    # XSPEC's logpar: (E/pivotE)^(-alpha - beta log10(E/pivotE)), Simpson's rule in each bin
+    alpha, beta, pivot = float(p[0]), float(p[1]), float(p[2])
+
+    def shape(e: np.ndarray) -> np.ndarray:
+        x = e / pivot
+        return x ** (-alpha - beta * np.log10(x))
+
+    ends = shape(edges)
+    mid = shape(0.5 * (edges[:-1] + edges[1:]))
+    return np.diff(edges) / 6.0 * (ends[:-1] + ends[1:] + 4.0 * mid)
 
 
 def cutoffpl(edges: np.ndarray, p: np.ndarray, **_) -> np.ndarray:
@@ -69,209 +100,33 @@ def cutoffpl(edges: np.ndarray, p: np.ndarray, **_) -> np.ndarray:
     return _gauss_legendre(edges, lambda e: e**-gamma * np.exp(-e / ecut))
 
 
-def bbody(edges: np.ndarray, p: np.ndarray, **_) -> np.ndarray:
-    # XSPEC: trapezoid between bin edges, zero beyond E/kT = 60
-    kt = p[0]
+def _planck_trapezoid(edges: np.ndarray, kt: float) -> np.ndarray:
+    """XSPEC's 2-point blackbody integral of E^2/(exp(E/kT)-1) over each bin (E*kT below
+    E/kT = 1e-4); a bin whose upper edge is beyond E/kT = 60, and every bin above it, is 0."""
     x = edges / kt
     with np.errstate(over="ignore"):
         a = np.where(x <= 1e-4, edges * kt, edges**2 / np.expm1(np.minimum(x, 700.0)))
-    a = np.where(x > 60.0, 0.0, a)
-    return _trapezoid(edges, a) * 8.0525 / kt**4
-
-
-def bbodyrad(edges: np.ndarray, p: np.ndarray, **_) -> np.ndarray:
-    kt = p[0]
-    x = edges / kt
-    with np.errstate(over="ignore"):
-        a = np.where(x <= 1e-4, edges * kt, edges**2 / np.expm1(np.minimum(x, 700.0)))
-    a = np.where(x > 60.0, 0.0, a)
-    return _trapezoid(edges, a) * 1.0344e-3
-
-
-# Kellogg, Baldwin & Koch (1975) polynomial fits to the Karzas & Latter (1961) Gaunt factors,
-# with the corrections used in XSPEC's bremss; A[n][m] -> (c0, c1, c2)
-_KBK_A1 = (1.001, 1.004, 1.017, 1.036, 1.056, 1.121, 1.001, 1.005, 1.017, 1.046, 1.073, 1.115,
-           .9991, 1.005, 1.03, 1.055, 1.102, 1.176, .997, 1.005, 1.035, 1.069, 1.134, 1.186,
-           .9962, 1.004, 1.042, 1.1, 1.193, 1.306, .9874, .9962, 1.047, 1.156, 1.327, 1.485,
-           .9681, .9755, 1.020, 1.208, 1.525, 1.965)  # fmt: skip
-_KBK_A2 = (.3029, .1616, .04757, .013, .0049, -.0032, .4905, .2155, .08357, .02041, .00739,
-           .00029, .654, .2833, .08057, .03257, .00759, -.00151, 1.029, .391, .1266, .05149,
-           .01274, .00324, .9569, .4891, .1764, .05914, .01407, -.00024, 1.236, .7579, .326,
-           .1077, .028, .00548, 1.327, 1.017, .6017, .205, .0605, .00187)  # fmt: skip
-_KBK_A3 = (-1.323, -.254, -.01571, -.001, -.000184, .00008, -4.762, -.3386, -.03571, -.001786,
-           -.0003, .00001, -6.349, -.4206, -.02571, -.003429, -.000234, .00005, -13.231, -.59,
-           -.04571, -.005714, -.000445, -.00004, -7.672, -.6852, -.0643, -.005857, -.00042,
-           .00004, -7.143, -.9947, -.12, -.01007, -.000851, -.00004, -3.175, -1.116, -.2270,
-           -.01821, -.001729, .00023)  # fmt: skip
-_KBK = np.stack([np.reshape(a, (7, 6)) for a in (_KBK_A1, _KBK_A2, _KBK_A3)], axis=-1)  # [m,n,k]
-_GAM2 = np.array([0.7783, 1.2217, 2.6234, 4.3766, 20.0, 70.0])
-_GAM3 = np.array([1.0, 1.7783, 3.0, 5.6234, 10.0, 30.0])
-# Kurucz low-temperature Gaunt table YA[j,k] (7 x 12), j: log gamma^2, k: log u
-_KURUCZ = np.reshape(
-    (5.40, 5.25, 5.00, 4.69, 4.48, 4.16, 3.85, 4.77, 4.63, 4.40, 4.13, 3.87, 3.52, 3.27, 4.15,
-     4.02, 3.80, 3.57, 3.27, 2.98, 2.70, 3.54, 3.41, 3.22, 2.97, 2.70, 2.45, 2.20, 2.94, 2.81,
-     2.65, 2.44, 2.21, 2.01, 1.81, 2.41, 2.32, 2.19, 2.02, 1.84, 1.67, 1.50, 1.95, 1.90, 1.80,
-     1.68, 1.52, 1.41, 1.30, 1.55, 1.56, 1.51, 1.42, 1.33, 1.25, 1.17, 1.17, 1.30, 1.32, 1.30,
-     1.20, 1.15, 1.11, 0.86, 1.00, 1.15, 1.18, 1.15, 1.11, 1.08, 0.59, 0.76, 0.97, 1.09, 1.13,
-     1.10, 1.08, 0.38, 0.53, 0.76, 0.96, 1.08, 1.09, 1.09),
-    (12, 7),
-).T  # fmt: skip
-
-
-def _kurucz(u: np.ndarray, gam: float) -> np.ndarray:
-    rj = 2.0 * np.log10(gam) + 3.0
-    j = int(rj)
-    k = np.maximum(np.trunc(2.0 * np.log10(u) + 9.0).astype(int), 1)
-    if j >= 7 or j < 1:
-        return np.zeros_like(u)
-    t = (np.log10(gam) - (j - 3.0) / 2.0) / 0.5
-    uu = (np.log10(u) - (k - 9.0) / 2.0) / 0.5
-    kk = np.minimum(k, 11)
-    y = _KURUCZ
-    g = ((1 - t) * (1 - uu) * y[j - 1, kk - 1] + t * (1 - uu) * y[j, kk - 1]
-         + t * uu * y[j, kk] + (1 - t) * uu * y[j - 1, kk])  # fmt: skip
-    return np.where(k >= 12, 0.0, g)
-
-
-_BORN_CACHE: dict = {}
-
-
-def _born_raw(e: np.ndarray, kt: float) -> np.ndarray:
-    """Born-approximation part of :func:`gaunt` (independent of the ion charge): Bessel K0
-    polynomial approximations (Abramowitz & Stegun 9.8.1/9.8.5/9.8.6), each branch evaluated on
-    its own energies only."""
-    u1 = e * (0.5 / kt)
-    u12 = 0.5 * u1
-    born = np.empty_like(e)
-    small = u12 <= 1.0
-    if small.all():
-        iS, iL = slice(None), None
-    else:
-        iS, iL = np.flatnonzero(small), np.flatnonzero(~small)
-    us = u12[iS]
-    t2 = (u1[iS] / 3.75) ** 2
-    ai = 1 + t2 * (
-        3.5156229
-        + t2 * (3.089942 + t2 * (1.2067492 + t2 * (0.2659732 + t2 * (0.0360768 + t2 * 0.0045813))))
-    )
-    uu = us * us
-    ak_small = (
-        -np.log(us) * ai
-        - 0.57721566
-        + uu
-        * (
-            0.4227842
-            + uu
-            * (
-                0.23069756
-                + uu * (0.0348859 + uu * (0.00262698 + uu * (0.0001075 + uu * 0.0000074)))
-            )
-        )
-    )
-    born[iS] = 0.5513 * np.exp(u1[iS]) * ak_small
-    if iL is not None and iL.size:
-        ul = u12[iL]
-        im = -1.0 / ul
-        # exp(u1) / exp(2 * u12) == 1: no overflow for large u
-        born[iL] = (
-            0.5513
-            * (
-                1.25331414
-                + im
-                * (
-                    0.07832358
-                    + im
-                    * (
-                        0.02189568
-                        + im * (0.01062446 + im * (0.00587872 + im * (0.0025154 + im * 0.00053208)))
-                    )
-                )
-            )
-            / np.sqrt(2.0 * ul)
-        )
-    return born
-
-
-def _born(e: np.ndarray, kt: float) -> np.ndarray:
-    """:func:`_born_raw`, cached for the last few (energies, kT) so that repeated Gaunt factors
-    at one temperature compute it once."""
-    key = (float(kt), e.shape, hash(e.tobytes()))
-    out = _BORN_CACHE.get(key)
-    if out is not None:
-        return out
-    born = _born_raw(e, kt)
-    if len(_BORN_CACHE) > 8:
-        _BORN_CACHE.clear()
-    born.setflags(write=False)
-    _BORN_CACHE[key] = born
-    return born
-
-
-def _gaunt_below(e: np.ndarray, kt: float, z: float, born: np.ndarray | None) -> np.ndarray:
-    """Gaunt factor for energies ``e`` all below 50 kT (``born``: :func:`_born_raw` of ``e``,
-    or None to compute it when needed)."""
-    gam = z * z * 0.01358 / kt
-    gam1 = min(gam * 1000.0, 100.0)
-    if gam > 0.1:
-        return _kurucz(e / kt, gam)
-    if born is None:
-        born = _born_raw(e, kt)
-    if gam1 < 1.0:
-        return born
-    uc = np.maximum(e / kt, 0.003)
-    n = np.searchsorted(_U_BOUNDS, uc, side="left")
-    m = int(np.searchsorted(_GAM_BOUNDS, gam1, side="left"))
-    p = (gam1 - _GAM3[m]) / _GAM2[m]
-    c = (1 - p) * _KBK[m] + p * _KBK[m + 1]  # (6, 3) coefficients interpolated in gamma
-    return (c[n, 0] + uc * (c[n, 1] + uc * c[n, 2])) * born
-
-
-_U_BOUNDS = np.array([0.03, 0.30, 1.0, 5.0, 15.0])
-_GAM_BOUNDS = np.array([1.773, 3.0, 5.6234, 10.0, 30.0])
-
-
-def gaunt(e: np.ndarray, kt: float, z: float) -> np.ndarray:
-    """Free-free Gaunt factor as in XSPEC's bremss (Kellogg, Baldwin & Koch 1975).
-
-    Parameters
-    ----------
-    e : ndarray
-        Photon energies (keV).
-    kt : float
-        Temperature (keV).
-    z : float
-        Ion charge.
-
-    Returns
-    -------
-    ndarray
-        Gaunt factor; zero where E > 50 kT.
-    """
-    e = np.asarray(e, dtype=float)
-    out = np.zeros(e.shape)
-    below = ~(e > 50 * kt)
-    eb = e[below]
-    if eb.size:
-        gam = z * z * 0.01358 / kt
-        born = _born(eb, kt) if gam <= 0.1 else None
-        out[below] = _gaunt_below(eb, kt, z, born)
+    out = _trapezoid(edges, a)
+    out[x[1:] > 60.0] = 0.0
     return out
 
 
-def bremss(edges: np.ndarray, p: np.ndarray, **_) -> np.ndarray:
-    # XSPEC: trapezoid between edges of (g_H + 4 (He/H) g_He) exp(-E/kT) / (E sqrt(kT)), He/H=0.085
-    kt = float(p[0])
-    a = np.zeros(edges.shape)
-    n = int(np.searchsorted(edges, 50 * kt, side="left"))  # edges are increasing
-    e = edges[:n]
-    if n:
-        born = _born_raw(e, kt) if 4 * 0.01358 / kt <= 0.1 or 0.01358 / kt <= 0.1 else None
-        g = _gaunt_below(e, kt, 1.0, born) + 4 * 0.085 * _gaunt_below(e, kt, 2.0, born)
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            a[:n] = g * np.exp(-e / kt) / (e * np.sqrt(kt))
-        if not np.all(np.isfinite(a[:n])):
-            a = np.nan_to_num(a)
-    return _trapezoid(edges, a)
+def bbody(edges: np.ndarray, p: np.ndarray, **_) -> np.ndarray:
+    kt = p[0]
+    return _planck_trapezoid(edges, kt) * 8.0525 / kt**4
+
+
+def zbbody(edges: np.ndarray, p: np.ndarray, **_) -> np.ndarray:
+    # XSPEC's xszbod: bbody on the rest-frame edges E (1+z), divided by (1+z)
+    kt, zf = p[0], 1.0 + p[1]
+    return _planck_trapezoid(edges * zf, kt) * 8.0525 / kt**4 / zf
+
+
+def bbodyrad(edges: np.ndarray, p: np.ndarray, **_) -> np.ndarray:
+    return _planck_trapezoid(edges, p[0]) * 1.0344e-3
+
+
+from xrtflow.spectral.gaunt import _GAM2, _GAM3, _KBK, bremss, gaunt  # noqa: E402,F401
 
 
 def gaussian(edges: np.ndarray, p: np.ndarray, **_) -> np.ndarray:
@@ -296,19 +151,25 @@ _G0 = gamma_fn(8.0 / 3.0) * zeta(8.0 / 3.0)
 
 @lru_cache(maxsize=1)
 def _disk_table() -> tuple[np.ndarray, np.ndarray]:
-    # cumulative integral C(a) = int_0^a x^(5/3)/(e^x - 1) dx on a fine log grid
-    x = np.geomspace(1e-8, 200.0, 40001)
-    f = x ** (5.0 / 3.0) / np.expm1(x)
-    cum = np.concatenate([[0.0], np.cumsum(0.5 * (f[1:] + f[:-1]) * np.diff(x))])
-    cum += 0.6 * x[0] ** (5.0 / 3.0)  # int_0^x0 x^(2/3) dx
-    return np.log(x), cum
+    # upper tail T(a) = int_a^inf x^(5/3)/(e^x - 1) dx on a fine log grid, summed from the top so
+    # that the small tail at large a is not a difference of two large numbers
+    x = np.geomspace(1e-8, 750.0, 60001)
+    with np.errstate(over="ignore"):
+        f = x ** (5.0 / 3.0) / np.expm1(x)
+    piece = 0.5 * (f[1:] + f[:-1]) * np.diff(x)
+    tail = np.concatenate([np.cumsum(piece[::-1])[::-1], [0.0]])
+    return np.log(x), tail
 
 
 def _disk_photons(e: np.ndarray, tin: float) -> np.ndarray:
     a = e / tin
-    logx, cum = _disk_table()
-    tail = _G0 - np.interp(np.log(np.maximum(a, 1e-8)), logx, cum)
-    return (8.0 / 3.0) * 1.0344e-3 * e**2 * a ** (-8.0 / 3.0) * np.maximum(tail, 0.0)
+    logx, tail_tab = _disk_table()
+    la = np.log(np.maximum(a, 1e-8))
+    tail = np.where(la > logx[-1], 0.0, np.exp(np.interp(la, logx, np.log(tail_tab + 1e-300))))
+    # below the grid the tail is G0 minus the x^(2/3) small-x integral
+    tail = np.where(a < 1e-8, _G0 - 0.6 * a ** (5.0 / 3.0), tail)
+    # XSPEC's mcdspc: photons/cm^2/s/keV = Tin^2 a^(-2/3) T(a) / 361 (its normalization factor)
+    return e**2 * a ** (-8.0 / 3.0) * np.maximum(tail, 0.0) / 361.0
 
 
 def diskbb(edges: np.ndarray, p: np.ndarray, **_) -> np.ndarray:
@@ -325,106 +186,174 @@ def tbabs(edges: np.ndarray, p: np.ndarray, abund: str = "wilm", **_) -> np.ndar
 
 
 def ztbabs(edges: np.ndarray, p: np.ndarray, abund: str = "wilm", **_) -> np.ndarray:
-    return np.exp(-p[0] * absorption.tbabs_sigma(edges, abund, redshift=p[1]))
+    # XSPEC's ztbabs runs tbvabs with the grain density 0: no grains, every atom in the gas
+    return np.exp(-p[0] * absorption.tbabs_sigma(edges, abund, redshift=p[1], grains=False))
 
 
 def phabs(edges: np.ndarray, p: np.ndarray, abund: str = "angr", xsect: str = "bcmc", **_):
     return np.exp(-p[0] * absorption.phabs_sigma(edges, abund, xsect))
 
 
+def zphabs(edges: np.ndarray, p: np.ndarray, abund: str = "angr", xsect: str = "bcmc", **_):
+    return np.exp(-p[0] * absorption.phabs_sigma(edges, abund, xsect, redshift=p[1]))
+
+
+def pcfabs(edges: np.ndarray, p: np.ndarray, abund: str = "angr", xsect: str = "bcmc", **_):
+    # XSPEC's xsabsp: a fraction CvrFract of the source is seen through phabs, the rest is not
+    t = np.exp(-p[0] * absorption.phabs_sigma(edges, abund, xsect))
+    return 1.0 - p[1] + p[1] * t
+
+
+def zpcfabs(edges: np.ndarray, p: np.ndarray, abund: str = "angr", xsect: str = "bcmc", **_):
+    t = np.exp(-p[0] * absorption.phabs_sigma(edges, abund, xsect, redshift=p[2]))
+    return 1.0 - p[1] + p[1] * t
+
+
 def wabs(edges: np.ndarray, p: np.ndarray, **_) -> np.ndarray:
     return absorption.wabs_transmission(edges, p[0])
 
 
-def cflux(edges: np.ndarray, p: np.ndarray, inner: np.ndarray, **_) -> np.ndarray:
-    """Rescale ``inner`` (photons per bin) so its 'Emin'-'Emax' energy flux is 10**lg10Flux."""
-    emin, emax, lgflux = p
+def zwabs(edges: np.ndarray, p: np.ndarray, **_) -> np.ndarray:
+    return absorption.wabs_transmission(edges, p[0], redshift=p[1], lyman=0.0136)
+
+
+# XSPEC's Numerics::integrationKernel converts keV to erg with 2 x 0.801096e-9
+_KEVTOERG_XSPEC = 1.602192e-9
+
+
+def band_flux(edges: np.ndarray, photons: np.ndarray, emin: float, emax: float) -> tuple:
+    """Photon and energy (erg) flux of ``photons`` (per bin) between ``emin`` and ``emax``.
+
+    As XSPEC's integration kernel for cflux/cpflux: the model is taken as flat within a bin,
+    so a partly covered bin contributes its covered fraction (and E dE over that part).
+
+    Returns
+    -------
+    tuple of float
+        (photons cm^-2 s^-1, erg cm^-2 s^-1).
+    """
     lo, hi = edges[:-1], edges[1:]
-    frac = np.clip((np.minimum(hi, emax) - np.maximum(lo, emin)) / (hi - lo), 0.0, 1.0)
-    flux = np.sum(inner * frac * 0.5 * (lo + hi)) * KEV_TO_ERG
+    a = np.clip(lo, emin, emax)
+    b = np.clip(hi, emin, emax)
+    width = hi - lo
+    ok = width > 0
+    w = np.where(ok, width, 1.0)
+    phot = float(np.sum(np.where(ok, photons * (b - a) / w, 0.0)))
+    ener = float(np.sum(np.where(ok, photons * (b * b - a * a) / w, 0.0))) * 0.5 * _KEVTOERG_XSPEC
+    return phot, ener
+
+
+def cflux(edges: np.ndarray, p: np.ndarray, inner: np.ndarray, **_) -> np.ndarray:
+    """Rescale ``inner`` (photons per bin) so its Emin-Emax energy flux is 10**lg10Flux."""
+    flux = band_flux(edges, inner, p[0], p[1])[1]
     if flux <= 0:
         return np.zeros_like(inner)
-    return inner * (10.0**lgflux / flux)
+    return inner * (10.0 ** p[2] / flux)
+
+
+def cpflux(edges: np.ndarray, p: np.ndarray, inner: np.ndarray, **_) -> np.ndarray:
+    """Rescale ``inner`` (photons per bin) so its Emin-Emax photon flux is ``Flux``."""
+    flux = band_flux(edges, inner, p[0], p[1])[0]
+    if flux <= 0:
+        return np.zeros_like(inner)
+    return inner * (p[2] / flux)
 
 
 def _p(*args) -> ParSpec:
     return ParSpec(*args)
 
 
+# values, limits and deltas as in XSPEC 12.9.1's model.dat: (value, hard_min, soft_min,
+# soft_max, hard_max, delta); a negative delta means frozen by default
 _NH = _p("nH", "10^22 atoms cm^-2", 1.0, 0.0, 0.0, 1e5, 1e6, 0.001)
 _Z = _p("Redshift", "", 0.0, -0.999, -0.999, 10.0, 10.0, -0.01)
+_FRACT = _p("CvrFract", "", 0.5, 0.0, 0.05, 0.95, 1.0, 0.01)
+_INDEX = _p("PhoIndex", "", 1.0, -3.0, -2.0, 9.0, 10.0, 0.01)
+_KT_BB = _p("kT", "keV", 3.0, 1e-4, 0.01, 100.0, 200.0, 0.01)
+_EMIN = _p("Emin", "keV", 0.5, 0.0, 0.0, 1e6, 1e6, -0.1)
+_EMAX = _p("Emax", "keV", 10.0, 0.0, 0.0, 1e6, 1e6, -0.1)
+
+
+def _c(name: str, kind: str, pars: tuple, func: Callable) -> ComponentSpec:
+    return ComponentSpec(name, kind, pars + ((_NORM,) if kind == "add" else ()), func)
+
 
 COMPONENTS: dict[str, ComponentSpec] = {
     spec.name.lower(): spec
     for spec in (
-        ComponentSpec("TBabs", "mul", (_NH,), tbabs),
-        ComponentSpec("zTBabs", "mul", (_NH, _Z), ztbabs),
-        ComponentSpec("phabs", "mul", (_NH,), phabs),
-        ComponentSpec("wabs", "mul", (_NH,), wabs),
-        ComponentSpec(
-            "constant", "mul", (_p("factor", "", 1.0, 0.0, 0.0, 1e10, 1e10, 0.01),), constant
-        ),
-        ComponentSpec(
-            "bbody", "add", (_p("kT", "keV", 3.0, 1e-4, 0.01, 100.0, 200.0, 0.01), _NORM), bbody
-        ),
-        ComponentSpec(
-            "bbodyrad",
-            "add",
-            (_p("kT", "keV", 3.0, 1e-4, 0.01, 100.0, 200.0, 0.01), _NORM),
-            bbodyrad,
-        ),
-        ComponentSpec(
-            "bremss", "add", (_p("kT", "keV", 7.0, 1e-4, 1e-4, 100.0, 200.0, 0.01), _NORM), bremss
-        ),
-        ComponentSpec(
-            "powerlaw",
-            "add",
-            (_p("PhoIndex", "", 1.0, -3.0, -2.0, 9.0, 10.0, 0.01), _NORM),
-            powerlaw,
-        ),
-        ComponentSpec(
-            "cutoffpl",
+        _c("TBabs", "mul", (_NH,), tbabs),
+        _c("zTBabs", "mul", (_NH, _Z), ztbabs),
+        _c("phabs", "mul", (_NH,), phabs),
+        _c("zphabs", "mul", (_NH, _Z), zphabs),
+        _c("pcfabs", "mul", (_NH, _FRACT), pcfabs),
+        _c("zpcfabs", "mul", (_NH, _FRACT, _Z), zpcfabs),
+        _c("wabs", "mul", (_NH,), wabs),
+        _c("zwabs", "mul", (_NH, _Z), zwabs),
+        _c("constant", "mul", (_p("factor", "", 1.0, 0.0, 0.0, 1e10, 1e10, 0.01),), constant),
+        _c("bbody", "add", (_KT_BB,), bbody),
+        _c("zbbody", "add", (_KT_BB, _Z), zbbody),
+        _c("bbodyrad", "add", (_p("kT", "keV", 3.0, 1e-4, 1e-3, 100.0, 200.0, 0.01),), bbodyrad),
+        _c("bremss", "add", (_p("kT", "keV", 7.0, 1e-4, 1e-4, 100.0, 200.0, 0.05),), bremss),
+        _c("powerlaw", "add", (_INDEX,), powerlaw),
+        _c("zpowerlw", "add", (_INDEX, _Z), zpowerlw),
+        _c(
+            "bknpower",
             "add",
             (
-                _p("PhoIndex", "", 1.0, -3.0, -2.0, 9.0, 10.0, 0.01),
-                _p("HighECut", "keV", 15.0, 0.01, 1.0, 500.0, 500.0, 0.01),
-                _NORM,
+                _p("PhoIndx1", "", 1.0, -3.0, -2.0, 9.0, 10.0, 0.01),
+                _p("BreakE", "keV", 5.0, 0.0, 1e-2, 1e6, 1e6, 0.01),
+                _p("PhoIndx2", "", 2.0, -3.0, -2.0, 9.0, 10.0, 0.01),
             ),
+            bknpower,
+        ),
+        _c(
+            "logpar",
+            "add",
+            (
+                _p("alpha", "", 1.5, 0.0, 0.0, 4.0, 4.0, 0.01),
+                _p("beta", "", 0.2, -4.0, -4.0, 4.0, 4.0, 0.01),
+                # a model.dat "scale" parameter: shown, frozen, no limits of its own
+                _p("pivotE", "keV", 1.0, 1e-10, 1e-10, 1e10, 1e10, -0.01),
+            ),
+            logpar,
+        ),
+        _c(
+            "cutoffpl",
+            "add",
+            (_INDEX, _p("HighECut", "keV", 15.0, 0.01, 1.0, 500.0, 500.0, 0.01)),
             cutoffpl,
         ),
-        ComponentSpec(
-            "diskbb", "add", (_p("Tin", "keV", 1.0, 0.0, 0.0, 1000.0, 1000.0, 0.1), _NORM), diskbb
-        ),
-        ComponentSpec(
+        _c("diskbb", "add", (_p("Tin", "keV", 1.0, 0.0, 0.0, 1000.0, 1000.0, 0.01),), diskbb),
+        _c(
             "gaussian",
             "add",
             (
                 _p("LineE", "keV", 6.5, 0.0, 0.0, 1e6, 1e6, 0.05),
                 _p("Sigma", "keV", 0.1, 0.0, 0.0, 10.0, 20.0, 0.05),
-                _NORM,
             ),
             gaussian,
         ),
-        ComponentSpec(
+        _c(
             "zgauss",
             "add",
             (
                 _p("LineE", "keV", 6.5, 0.0, 0.0, 1e6, 1e6, 0.05),
                 _p("Sigma", "keV", 0.1, 0.0, 0.0, 10.0, 20.0, 0.05),
                 _Z,
-                _NORM,
             ),
             zgauss,
         ),
-        ComponentSpec(
+        _c(
             "cflux",
             "con",
-            (
-                _p("Emin", "keV", 0.5, 0.0, 0.0, 1e6, 1e6, -1.0),
-                _p("Emax", "keV", 10.0, 0.0, 0.0, 1e6, 1e6, -1.0),
-                _p("lg10Flux", "cgs", -12.0, -100.0, -100.0, 100.0, 100.0, 0.01),
-            ),
+            (_EMIN, _EMAX, _p("lg10Flux", "cgs", -12.0, -100.0, -100.0, 100.0, 100.0, 0.01)),
             cflux,
+        ),
+        _c(
+            "cpflux",
+            "con",
+            (_EMIN, _EMAX, _p("Flux", "", 1.0, 0.0, 0.0, 1e10, 1e10, 0.01)),
+            cpflux,
         ),
     )
 }
@@ -432,18 +361,28 @@ COMPONENTS: dict[str, ComponentSpec] = {
 ALIASES = {"bb": "bbody", "bbrad": "bbodyrad", "brems": "bremss", "po": "powerlaw",
            "pow": "powerlaw", "pl": "powerlaw", "gauss": "gaussian", "const": "constant",
            "cons": "constant", "tb": "tbabs", "pha": "phabs", "wa": "wabs", "cutoff": "cutoffpl",
-           "disk": "diskbb", "ztb": "ztbabs", "zga": "zgauss"}  # fmt: skip
+           "disk": "diskbb", "ztb": "ztbabs", "zga": "zgauss", "zpo": "zpowerlw",
+           "zpow": "zpowerlw", "zbb": "zbbody", "bkn": "bknpower", "zpha": "zphabs",
+           "zwa": "zwabs", "pcf": "pcfabs", "zpcf": "zpcfabs"}  # fmt: skip
 
 
 def resolve_component(name: str) -> ComponentSpec:
     """Find a component by full name, alias, or unique XSPEC-style prefix (case-insensitive).
 
+    ``atable{file}``, ``mtable{file}`` and ``etable{file}`` give OGIP table models
+    (:mod:`xrtflow.spectral.table_models`).
+
     Raises
     ------
     ValueError
-        If the name is unknown or ambiguous.
+        If the name is unknown or ambiguous (the message lists candidates).
     """
     key = name.lower()
+    brace = key.find("{")
+    if brace > 0 and key.endswith("}"):
+        from xrtflow.spectral.table_models import table_component
+
+        return table_component(key[:brace], name[brace + 1 : -1].strip())
     if key in COMPONENTS:
         return COMPONENTS[key]
     if key in ALIASES:
@@ -452,5 +391,14 @@ def resolve_component(name: str) -> ComponentSpec:
     if len(matches) == 1:
         return COMPONENTS[matches[0]]
     if len(matches) > 1:
-        raise ValueError(f"ambiguous model component {name!r}: matches {', '.join(matches)}")
-    raise ValueError(f"unknown model component {name!r}")
+        names = ", ".join(COMPONENTS[k].name for k in matches)
+        raise ValueError(f"ambiguous model component {name!r}: matches {names}; write more of it")
+    import difflib
+
+    close = difflib.get_close_matches(key, [*COMPONENTS, *ALIASES], n=3, cutoff=0.6)
+    hint = f" (did you mean {', '.join(close)}?)" if close else ""
+    known = ", ".join(spec.name for spec in COMPONENTS.values())
+    raise ValueError(
+        f"unknown model component {name!r}{hint}; known: {known}, and table models "
+        "atable{file}, mtable{file}, etable{file}"
+    )

@@ -1,7 +1,12 @@
-"""Parser for XSPEC model expressions such as ``tbabs*(bb+brems)``.
+"""Parser for XSPEC model expressions such as ``tbabs*(bb+brems)`` or ``tbabs*atable{wd.fits}``.
 
 The grammar follows XSPEC: ``+`` binds looser than ``*``, parentheses group, and a component
-name directly followed by ``(`` multiplies the bracketed group (``phabs(po+bb)``).
+name directly followed by ``(`` multiplies the bracketed group (``phabs(po+bb)``). Table models
+are written ``atable{file}``, ``mtable{file}`` or ``etable{file}``.
+
+:func:`validate_expression` checks an expression completely (syntax, every component known,
+table files readable, additive/multiplicative structure) without evaluating it, so that a
+configuration can be checked before any job runs.
 """
 
 from __future__ import annotations
@@ -9,12 +14,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["Add", "Mul", "Name", "Node", "tokenize", "parse_expression"]
+__all__ = ["Add", "Mul", "Name", "Node", "parse_expression", "tokenize", "validate_expression"]
 
 
 @dataclass(frozen=True)
 class Name:
-    """A component name as written by the user (not yet resolved)."""
+    """A component name as written by the user (not yet resolved); ``atable{f}`` included."""
 
     text: str
 
@@ -35,11 +40,38 @@ class Mul:
 
 Node = Name | Add | Mul
 
-_TOKEN = re.compile(r"\s*(?:([A-Za-z_][A-Za-z0-9_]*)|([+*()]))")
+_TOKEN = re.compile(
+    r"\s*(?:((?:atable|mtable|etable)\{[^{}]*\})|([A-Za-z_][A-Za-z0-9_]*)|([+*()]))", re.I
+)
+
+
+def _tokens(expression: str) -> list[tuple[str, int]]:
+    tokens: list[tuple[str, int]] = []
+    pos = 0
+    text = expression.rstrip()
+    while pos < len(text):
+        match = _TOKEN.match(text, pos)
+        if match is None:
+            at = pos + len(text[pos:]) - len(text[pos:].lstrip())
+            what = text[at]
+            if text[at : at + 6].lower() in ("atable", "mtable", "etable") or what in "{}":
+                hint = ": table models are written atable{file}, mtable{file} or etable{file}"
+            else:
+                hint = ""
+            raise ValueError(
+                f"cannot parse model expression {expression!r}: unexpected {what!r} at "
+                f"position {at + 1}{hint}"
+            )
+        token = match.group(1) or match.group(2) or match.group(3)
+        tokens.append((token, match.start(match.lastindex)))
+        pos = match.end()
+    if not tokens:
+        raise ValueError("empty model expression: give one such as 'tbabs*(bb+po)'")
+    return tokens
 
 
 def tokenize(expression: str) -> list[str]:
-    """Split an expression into names and the operators ``+ * ( )``.
+    """Split an expression into names (``atable{file}`` as one) and the operators ``+ * ( )``.
 
     Parameters
     ----------
@@ -51,33 +83,29 @@ def tokenize(expression: str) -> list[str]:
     list of str
         Tokens in order.
     """
-    tokens: list[str] = []
-    pos = 0
-    text = expression.rstrip()
-    while pos < len(text):
-        match = _TOKEN.match(text, pos)
-        if match is None:
-            raise ValueError(f"cannot parse model expression {expression!r} at {text[pos:]!r}")
-        tokens.append(match.group(1) or match.group(2))
-        pos = match.end()
-    if not tokens:
-        raise ValueError("empty model expression")
-    return tokens
+    return [t for t, _ in _tokens(expression)]
 
 
 class _Parser:
-    def __init__(self, tokens: list[str], expression: str) -> None:
+    def __init__(self, tokens: list[tuple[str, int]], expression: str) -> None:
         self.tokens = tokens
         self.pos = 0
         self.expression = expression
 
     def peek(self) -> str | None:
-        return self.tokens[self.pos] if self.pos < len(self.tokens) else None
+        return self.tokens[self.pos][0] if self.pos < len(self.tokens) else None
+
+    def where(self) -> int:
+        return self.tokens[self.pos][1] + 1 if self.pos < len(self.tokens) else 0
 
     def take(self) -> str:
         token = self.peek()
         if token is None:
-            raise ValueError(f"unexpected end of model expression {self.expression!r}")
+            last = self.tokens[-1][0]
+            raise ValueError(
+                f"model expression {self.expression!r} ends after {last!r}: a component name "
+                "is missing"
+            )
         self.pos += 1
         return token
 
@@ -106,14 +134,22 @@ class _Parser:
         return flat[0] if len(flat) == 1 else Mul(tuple(flat))
 
     def atom(self) -> Node:
+        at = self.where()
         token = self.take()
         if token == "(":
             node = self.sum()
-            if self.take() != ")":
-                raise ValueError(f"missing ')' in model expression {self.expression!r}")
+            if self.peek() != ")":
+                raise ValueError(
+                    f"unbalanced parentheses in model expression {self.expression!r}: the '(' "
+                    f"at position {at} is never closed"
+                )
+            self.take()
             return node
         if token in "+*)":
-            raise ValueError(f"unexpected {token!r} in model expression {self.expression!r}")
+            raise ValueError(
+                f"unexpected {token!r} at position {at} of model expression "
+                f"{self.expression!r}: a component name or '(' must come first"
+            )
         return Name(token)
 
 
@@ -133,10 +169,45 @@ def parse_expression(expression: str) -> Node:
     Raises
     ------
     ValueError
-        On syntax errors (unbalanced parentheses, dangling operators, ...).
+        On syntax errors (unbalanced parentheses, dangling operators, ...), naming the position.
     """
-    parser = _Parser(tokenize(expression), expression)
+    parser = _Parser(_tokens(expression), expression)
     node = parser.sum()
-    if parser.peek() is not None:
-        raise ValueError(f"unexpected {parser.peek()!r} in model expression {expression!r}")
+    token = parser.peek()
+    if token is not None:
+        at = parser.where()
+        if token == ")":
+            raise ValueError(
+                f"unbalanced parentheses in model expression {expression!r}: the ')' at "
+                f"position {at} has no matching '('"
+            )
+        raise ValueError(
+            f"unexpected {token!r} at position {at} of model expression {expression!r}: "
+            "join components with '+' or '*'"
+        )
     return node
+
+
+def validate_expression(text: str) -> None:
+    """Check a model expression as fully as possible without evaluating it.
+
+    Syntax, every component name (full, alias or unique prefix), table model files (readable,
+    OGIP format, additive vs multiplicative) and the structure (at least one additive
+    component; no sum of a multiplicative term; no product of two additive terms; convolution
+    components followed by something additive).
+
+    Parameters
+    ----------
+    text : str
+        XSPEC model expression, e.g. ``"tbabs*(bb+po)"``.
+
+    Raises
+    ------
+    ValueError
+        With one specific message (what is wrong, where, and how to fix it).
+    """
+    from xrtflow.spectral.models import Model
+
+    if not isinstance(text, str):
+        raise ValueError(f"model expression must be a string, not {type(text).__name__}")
+    Model(text)

@@ -57,10 +57,57 @@ class Model:
         self._components: list[_Comp] = []
         self.parameters: list[Parameter] = []
         self._tree = self._resolve(parse_expression(expression))
+        if not self._check(self._tree):
+            raise ValueError(
+                f"model expression {expression!r} has no additive component (e.g. powerlaw, "
+                "bbody): multiplicative ones alone give no photons"
+            )
+
+    def _check(self, node) -> bool:
+        """Structure check (the rules `_eval` applies); True if ``node`` is additive."""
+        if isinstance(node, _Comp):
+            if node.spec.kind == "con":
+                raise ValueError(
+                    f"convolution component {node.spec.name} in {self.expression!r} must be "
+                    "followed by what it acts on, e.g. cflux*powerlaw"
+                )
+            return node.spec.kind == "add"
+        kind, children = node
+        if kind == "add":
+            for child in children:
+                if not self._check(child):
+                    raise ValueError(
+                        f"cannot add a multiplicative term in model {self.expression!r}: "
+                        "multiply it with an additive one, e.g. tbabs*po + bb"
+                    )
+            return True
+        acc = None
+        for child in reversed(children):
+            if isinstance(child, _Comp) and child.spec.kind == "con":
+                if not acc:
+                    raise ValueError(
+                        f"{child.spec.name} in {self.expression!r} needs an additive model to "
+                        "its right, e.g. cflux*powerlaw"
+                    )
+                continue
+            additive = self._check(child)
+            if acc is None:
+                acc = additive
+            elif additive and acc:
+                raise ValueError(
+                    f"cannot multiply two additive terms in {self.expression!r}: use '+' "
+                    "between them"
+                )
+            else:
+                acc = acc or additive
+        return bool(acc)
 
     def _resolve(self, node: Node):
         if isinstance(node, Name):
-            spec = resolve_component(node.text)
+            try:
+                spec = resolve_component(node.text)
+            except ValueError as exc:
+                raise ValueError(f"{exc} (in model expression {self.expression!r})") from None
             comp = _Comp(spec, len(self._components) + 1, len(self.parameters))
             self._components.append(comp)
             for ps in spec.pars:
