@@ -18,21 +18,7 @@ def _cases():
     return sorted(json.loads(REF.read_text()).items())
 
 
-#: Known differences, with their cause. s2 is a WT spectrum with nH ~ 0.5e22: TBabs' O/Fe/Ne edge
-#: structure is known to us only at 0.3-0.5 eV sampling (tests/test_models.py), which moves the
-#: W-statistic by ~0.6 (tolerance 0.1) while the intervals agree within 5%.
-KNOWN = {
-    "s2": "TBabs edge-resonance tables at coarse sampling (see src/xrtflow/data/xspec/README.md)"
-}
-
-
-@pytest.mark.parametrize(
-    "case",
-    [
-        pytest.param(c, marks=pytest.mark.xfail(reason=KNOWN[c], strict=False)) if c in KNOWN else c
-        for c, _ in _cases()
-    ],
-)
+@pytest.mark.parametrize("case", [c for c, _ in _cases()])
 def test_matches_xspec(case):
     from xrtflow.spectral.fit import FitSetup, fit
     from xrtflow.spectral.ogip import read_spectrum
