@@ -153,18 +153,35 @@ class TableModel:
         t_lo, t_hi = t[:-1], t[1:]
         out_low = edges[:-1] * (1.0 + _FUZZY) < e_tab[0]
         covered = (t_hi - t_lo > 0) & ~out_low
-        cum = np.concatenate([[0.0], np.cumsum(spec)])
-        grid = np.arange(cum.size, dtype=float)
-        summed = np.interp(t_hi, grid, cum) - np.interp(t_lo, grid, cum)
+        summed = _overlap_sum(spec, t_lo, t_hi)
         if self.additive:
             return np.where(covered, summed, 0.0) / (1.0 + z)
         mean = np.divide(summed, t_hi - t_lo, out=np.zeros_like(summed), where=covered)
         if exponential:
             with np.errstate(over="ignore"):
                 mean = np.where(mean > 100.0, 0.0, np.exp(-mean))
-        below = edges[:-1] * (1.0 + _FUZZY) < e_tab[0]
-        outside = np.where(below, self.low_value, self.high_value)
+        outside = np.where(out_low, self.low_value, self.high_value)
         return np.where(covered, mean, outside)
+
+
+def _overlap_sum(spec: np.ndarray, t_lo: np.ndarray, t_hi: np.ndarray) -> np.ndarray:
+    """Sum of ``spec`` between fractional bin indices ``t_lo`` and ``t_hi`` (flat within a bin).
+
+    Whole bins are summed segment by segment (not as differences of a running sum, which would
+    lose the faint tail of a spectrum to rounding).
+    """
+    n = spec.size
+    i0 = np.minimum(np.floor(t_lo).astype(np.intp), n - 1)
+    i1 = np.minimum(np.floor(t_hi).astype(np.intp), n - 1)
+    same = i0 == i1
+    first = np.where(same, t_hi - t_lo, i0 + 1 - t_lo) * spec[i0]
+    last = np.where(same, 0.0, (t_hi - i1) * spec[i1])
+    a, b = i0 + 1, i1
+    padded = np.append(spec, 0.0)
+    pairs = np.column_stack([np.minimum(a, n), np.minimum(np.maximum(b, a), n)]).ravel()
+    middle = np.add.reduceat(padded, pairs)[0::2]
+    middle = np.where(b > a, middle, 0.0)
+    return first + middle + last
 
 
 def _col(table, name: str, path: Path, ext: str):
