@@ -13,6 +13,7 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 REFERENCE = SHARED / "reference" / "xspec_models.csv"
 EDGES = np.geomspace(0.1, 12.0, 601)
 
+
 def test_verner_cross_sections():
     from xrtflow.spectral.absorption import verner_sigma
 
@@ -127,3 +128,50 @@ def test_absorbers_transparent_at_high_energy():
     for expr in ("tbabs*po", "phabs*po", "wabs*po"):
         t = parse_model(expr).evaluate(EDGES, [0.01, 0, 1]) / np.diff(EDGES)
         assert 0.99 < t[-1] <= 1.0
+
+
+# XSPEC 12.9.1 model.dat: name -> [(par, value, hard_min, soft_min, soft_max, hard_max, delta)]
+_MODEL_DAT = {
+    "zpowerlw": [("PhoIndex", 1, -3, -2, 9, 10, 0.01), ("Redshift", 0, -0.999, -0.999, 10, 10, -0.01)],
+    "bknpower": [("PhoIndx1", 1, -3, -2, 9, 10, 0.01), ("BreakE", 5, 0, 0.01, 1e6, 1e6, 0.01),
+                 ("PhoIndx2", 2, -3, -2, 9, 10, 0.01)],
+    "logpar": [("alpha", 1.5, 0, 0, 4, 4, 0.01), ("beta", 0.2, -4, -4, 4, 4, 0.01)],
+    "zbbody": [("kT", 3, 1e-4, 1e-2, 100, 200, 0.01), ("Redshift", 0, -0.999, -0.999, 10, 10, -0.01)],
+    "zphabs": [("nH", 1, 0, 0, 1e5, 1e6, 1e-3), ("Redshift", 0, -0.999, -0.999, 10, 10, -0.01)],
+    "zwabs": [("nH", 1, 0, 0, 1e5, 1e6, 1e-3), ("Redshift", 0, -0.999, -0.999, 10, 10, -0.01)],
+    "pcfabs": [("nH", 1, 0, 0, 1e5, 1e6, 1e-3), ("CvrFract", 0.5, 0, 0.05, 0.95, 1, 0.01)],
+    "zpcfabs": [("nH", 1, 0, 0, 1e5, 1e6, 1e-3), ("CvrFract", 0.5, 0, 0.05, 0.95, 1, 0.01),
+                ("Redshift", 0, -0.999, -0.999, 10, 10, -0.01)],
+    "cpflux": [("Emin", 0.5, 0, 0, 1e6, 1e6, -0.1), ("Emax", 10, 0, 0, 1e6, 1e6, -0.1),
+               ("Flux", 1, 0, 0, 1e10, 1e10, 0.01)],
+    "cflux": [("Emin", 0.5, 0, 0, 1e6, 1e6, -0.1), ("Emax", 10, 0, 0, 1e6, 1e6, -0.1),
+              ("lg10Flux", -12, -100, -100, 100, 100, 0.01)],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(_MODEL_DAT))
+def test_new_models_have_xspec_parameters(name):
+    from xrtflow.spectral.components import resolve_component
+
+    spec = resolve_component(name)
+    got = [(p.name, p.value, p.hard_min, p.soft_min, p.soft_max, p.hard_max, p.delta)
+           for p in spec.pars]  # fmt: skip
+    expected = _MODEL_DAT[name] + (
+        [("norm", 1, 0, 0, 1e24, 1e24, 0.01)] if spec.kind == "add" else []
+    )
+    if name == "logpar":  # the frozen scale parameter pivotE (1 keV) before the norm
+        assert got[2][0] == "pivotE" and got[2][1] == 1.0 and got[2][6] < 0
+        got = got[:2] + got[3:]
+    assert got == [
+        tuple(float(x) if not isinstance(x, str) else x for x in row) for row in expected
+    ]
+
+
+def test_absorbers_transparent_outside_their_range():
+    # phabs: transmission 1 where a bin starts below the Lyman limit or above 100 keV; TBabs:
+    # every cross-section 0 from 100 keV (and no Lyman cut: the metals' valence shells absorb)
+    e = np.array([0.005, 0.01, 0.0135, 101.0, 150.0, 200.0])
+    t = parse_model("phabs*po").evaluate(e, [10.0, 0, 1], abund="angr", xsect="bcmc")
+    assert t[0] / 0.005 == pytest.approx(1.0) and t[3] / 49.0 == pytest.approx(1.0)
+    t = parse_model("tbabs*po").evaluate(e, [10.0, 0, 1], abund="wilm") / np.diff(e)
+    assert t[3] == pytest.approx(1.0) and t[0] < 0.5
