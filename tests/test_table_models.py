@@ -202,3 +202,11 @@ def test_table_errors(bb_table, tmp_path):
     with pytest.raises(ValueError, match="PARAMETERS extension"):
         validate_expression(f"atable{{{tmp_path / 'empty.fits'}}}")
     validate_expression(f"tbabs*atable{{{bb_table}}}")
+
+
+def test_table_parameters_by_name(bb_table):
+    m = parse_model(f"tbabs*(atable{{{bb_table}}} + po)")
+    assert m.parameter("bbgrid.kT").index == 2
+    assert m.parameter("bbgrid.norm").index == 3
+    assert m.parameter("po.norm").index == 5
+    assert m.parameter("kT").hard_min == pytest.approx(0.05)

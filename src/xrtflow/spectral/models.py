@@ -151,12 +151,16 @@ class Model:
             if "_" in comp and comp.rsplit("_", 1)[1].isdigit():
                 comp, pos_text = comp.rsplit("_", 1)
                 pos = int(pos_text)
+            try:  # an abbreviation or alias of a library component ...
+                canonical = resolve_component(comp).name.lower()
+            except ValueError:  # ... or a table model's MODLNAME
+                canonical = comp
             hits = [
                 p
                 for p in self.parameters
                 if p.name.lower() == name
                 and (pos is None or p.component_index == pos)
-                and (p.component.lower() == comp or resolve_component(comp).name == p.component)
+                and p.component.lower() in (comp, canonical)
             ]
         else:
             hits = [p for p in self.parameters if p.name.lower() == text]
