@@ -42,15 +42,19 @@ class ComponentSpec:
 
 
 _NORM = ParSpec("norm", "", 1.0, 0.0, 0.0, 1e24, 1e24, 0.01)
-# XSPEC integrates cutoffpl-like continua and diskbb with 5-point Gauss-Legendre per bin
-_GL_X, _GL_W = np.polynomial.legendre.leggauss(5)
+# XSPEC's diskbb integrates each bin with 5-point Gauss-Legendre; cutoffpl is an exact
+# (incomplete gamma) integral there, which 16 points reproduce to < 1e-9 on any useful grid
+_GL = {n: np.polynomial.legendre.leggauss(n) for n in (5, 16)}
 
 
-def _gauss_legendre(edges: np.ndarray, f: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+def _gauss_legendre(
+    edges: np.ndarray, f: Callable[[np.ndarray], np.ndarray], n: int = 5
+) -> np.ndarray:
+    x, w = _GL[n]
     half = 0.5 * np.diff(edges)
     mid = 0.5 * (edges[:-1] + edges[1:])
-    e = mid[:, None] + half[:, None] * _GL_X[None, :]
-    return (f(e) * _GL_W[None, :]).sum(axis=1) * half
+    e = mid[:, None] + half[:, None] * x[None, :]
+    return (f(e) * w[None, :]).sum(axis=1) * half
 
 
 def _trapezoid(edges: np.ndarray, values_at_edges: np.ndarray) -> np.ndarray:
@@ -97,7 +101,9 @@ def logpar(edges: np.ndarray, p: np.ndarray, **_) -> np.ndarray:
 
 def cutoffpl(edges: np.ndarray, p: np.ndarray, **_) -> np.ndarray:
     gamma, ecut = p[0], p[1]
-    return _gauss_legendre(edges, lambda e: e**-gamma * np.exp(-e / ecut))
+    if ecut <= 0:  # XSPEC: no cutoff
+        return _pl_integral(edges, gamma)
+    return _gauss_legendre(edges, lambda e: e**-gamma * np.exp(-e / ecut), 16)
 
 
 def _planck_trapezoid(edges: np.ndarray, kt: float) -> np.ndarray:

@@ -124,6 +124,33 @@ class TableModel:
                 out += w * base[tuple(c[0] for c in combo)]
         return out
 
+    def _weights(self, edges: np.ndarray, z: float) -> tuple:
+        """Overlap of every model bin with the table bins (cached per grid and redshift)."""
+        key = (float(z), edges.size, hash(edges.tobytes()))
+        cache = self.__dict__.setdefault("_wcache", {})
+        hit = cache.get(key)
+        if hit is not None:
+            return hit
+        e_tab = self.energies / (1.0 + z)
+        # fractional table-bin index of every model edge; a bin starting below the table is out
+        t = np.interp(edges, e_tab, np.arange(e_tab.size, dtype=float))
+        t_lo, t_hi = t[:-1], t[1:]
+        out_low = edges[:-1] * (1.0 + _FUZZY) < e_tab[0]
+        covered = (t_hi - t_lo > 0) & ~out_low
+        n = e_tab.size - 1
+        i0 = np.minimum(np.floor(t_lo).astype(np.intp), n - 1)
+        i1 = np.minimum(np.floor(t_hi).astype(np.intp), n - 1)
+        same = i0 == i1
+        w_first = np.where(same, t_hi - t_lo, i0 + 1 - t_lo)
+        w_last = np.where(same, 0.0, t_hi - i1)
+        a, b = i0 + 1, i1
+        pairs = np.column_stack([np.minimum(a, n), np.minimum(np.maximum(b, a), n)]).ravel()
+        hit = (covered, out_low, t_hi - t_lo, i0, i1, w_first, w_last, pairs, b > a)
+        if len(cache) > 16:
+            cache.clear()
+        cache[key] = hit
+        return hit
+
     def evaluate(self, edges: np.ndarray, p: np.ndarray, exponential: bool = False) -> np.ndarray:
         """Model on the bin ``edges`` (keV): photons per bin (additive, at norm 1) or factor.
 
@@ -146,17 +173,13 @@ class TableModel:
         if z <= -1.0:
             raise ValueError(f"table model {self.path}: redshift z = {z} must be > -1")
         spec = self.interpolate(p)
-        e_tab = self.energies / (1.0 + z)
         edges = np.asarray(edges, dtype=float)
-        # fractional table-bin index of every model edge; a bin starting below the table is out
-        t = np.interp(edges, e_tab, np.arange(e_tab.size, dtype=float))
-        t_lo, t_hi = t[:-1], t[1:]
-        out_low = edges[:-1] * (1.0 + _FUZZY) < e_tab[0]
-        covered = (t_hi - t_lo > 0) & ~out_low
-        summed = _overlap_sum(spec, t_lo, t_hi)
+        weights = self._weights(edges, z)
+        covered, out_low, width = weights[0], weights[1], weights[2]
+        summed = _overlap_sum(spec, weights[3:])
         if self.additive:
             return np.where(covered, summed, 0.0) / (1.0 + z)
-        mean = np.divide(summed, t_hi - t_lo, out=np.zeros_like(summed), where=covered)
+        mean = np.divide(summed, width, out=np.zeros_like(summed), where=covered)
         if exponential:
             with np.errstate(over="ignore"):
                 mean = np.where(mean > 100.0, 0.0, np.exp(-mean))
@@ -164,24 +187,15 @@ class TableModel:
         return np.where(covered, mean, outside)
 
 
-def _overlap_sum(spec: np.ndarray, t_lo: np.ndarray, t_hi: np.ndarray) -> np.ndarray:
-    """Sum of ``spec`` between fractional bin indices ``t_lo`` and ``t_hi`` (flat within a bin).
+def _overlap_sum(spec: np.ndarray, weights: tuple) -> np.ndarray:
+    """Sum of ``spec`` over each model bin's overlap with the table bins (flat within a bin).
 
     Whole bins are summed segment by segment (not as differences of a running sum, which would
     lose the faint tail of a spectrum to rounding).
     """
-    n = spec.size
-    i0 = np.minimum(np.floor(t_lo).astype(np.intp), n - 1)
-    i1 = np.minimum(np.floor(t_hi).astype(np.intp), n - 1)
-    same = i0 == i1
-    first = np.where(same, t_hi - t_lo, i0 + 1 - t_lo) * spec[i0]
-    last = np.where(same, 0.0, (t_hi - i1) * spec[i1])
-    a, b = i0 + 1, i1
-    padded = np.append(spec, 0.0)
-    pairs = np.column_stack([np.minimum(a, n), np.minimum(np.maximum(b, a), n)]).ravel()
-    middle = np.add.reduceat(padded, pairs)[0::2]
-    middle = np.where(b > a, middle, 0.0)
-    return first + middle + last
+    i0, i1, w_first, w_last, pairs, has_middle = weights
+    middle = np.add.reduceat(np.append(spec, 0.0), pairs)[0::2]
+    return w_first * spec[i0] + np.where(has_middle, middle, 0.0) + w_last * spec[i1]
 
 
 def _col(table, name: str, path: Path, ext: str):
