@@ -146,9 +146,41 @@ def _as_rows(column, n_rows: int) -> list[np.ndarray]:
     return [np.atleast_1d(np.asarray(r)) for r in column]
 
 
+#: Responses already read, by (resolved path, mtime, size): a joint fit of many spectra that
+#: share one RMF/ARF reads each file once (the Swift-XRT PC RMF costs ~0.2 s to decompress and
+#: unpack).  The arrays are never modified in place (``with_arf`` builds new matrices).
+_FILE_CACHE: dict[tuple, object] = {}
+_FILE_CACHE_MAX = 32
+
+
+def _file_key(kind: str, path: Path) -> tuple:
+    st = path.stat()
+    return (kind, str(path.resolve()), st.st_mtime_ns, st.st_size)
+
+
+def _cached(kind: str, path: Path, reader):
+    """``reader(path)``, memoized on the file's identity and modification time."""
+    try:
+        key = _file_key(kind, path)
+    except OSError:  # missing file: let the reader raise its own error
+        return reader(path)
+    hit = _FILE_CACHE.get(key)
+    if hit is None:
+        if len(_FILE_CACHE) >= _FILE_CACHE_MAX:
+            _FILE_CACHE.clear()
+        hit = _FILE_CACHE[key] = reader(path)
+    return hit
+
+
 def read_rmf(rmf_path: str | os.PathLike) -> Response:
-    """Read an OGIP RMF (compressed matrix) into a :class:`Response` without ARF."""
-    rmf_path = Path(rmf_path)
+    """Read an OGIP RMF (compressed matrix) into a :class:`Response` without ARF.
+
+    Each file is read once per process (cached by path and modification time).
+    """
+    return _cached("rmf", Path(rmf_path), _read_rmf)
+
+
+def _read_rmf(rmf_path: Path) -> Response:
     with fits.open(rmf_path, memmap=False) as hdul:
         mhdu = _matrix_hdu(hdul)
         data = mhdu.data
@@ -211,7 +243,12 @@ def read_rmf(rmf_path: str | os.PathLike) -> Response:
 
 
 def read_arf(arf_path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
-    """Read an ARF; returns ``(energy_edges_keV, specresp_cm2)``."""
+    """Read an ARF; returns ``(energy_edges_keV, specresp_cm2)`` (cached like :func:`read_rmf`)."""
+    edges, area = _cached("arf", Path(arf_path), _read_arf)
+    return edges.copy(), area.copy()
+
+
+def _read_arf(arf_path: Path) -> tuple[np.ndarray, np.ndarray]:
     with fits.open(arf_path, memmap=False) as hdul:
         hdu = hdul["SPECRESP"] if "SPECRESP" in hdul else hdul[1]
         d = hdu.data
@@ -240,12 +277,23 @@ def read_response(
     resp = read_rmf(rmf_path)
     if arf_path is None:
         return resp
+    rmf_path, arf_path = Path(rmf_path), Path(arf_path)
+    try:
+        key = ("rsp", _file_key("rmf", rmf_path), _file_key("arf", arf_path))
+    except OSError:
+        key = None
+    hit = _FILE_CACHE.get(key) if key is not None else None
+    if hit is not None:
+        return hit
     edges, area = read_arf(arf_path)
     if len(area) != resp.n_energy:
         raise ValueError(
             f"ARF {arf_path} has {len(area)} energy bins but RMF {rmf_path} has {resp.n_energy}"
         )
-    return resp.with_arf(area, Path(arf_path))
+    out = resp.with_arf(area, arf_path)
+    if key is not None:
+        _FILE_CACHE[key] = out
+    return out
 
 
 # --------------------------------------------------------------------------------------------
