@@ -37,14 +37,16 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
-from astropy.table import Table
 
 from xrtflow.spectral.ogip import Spectrum
 from xrtflow.spectral.stats import statistic_per_bin
+
+if TYPE_CHECKING:  # astropy.table costs ~0.5 s to import; only the table methods need it
+    from astropy.table import Table
 
 __all__ = ["FitSetup", "FitResult", "ParameterResult", "fit", "resolve_parameter", "DELTA_90"]
 
@@ -228,6 +230,8 @@ class FitResult:
 
     def table(self) -> Table:
         """One row per (data group, parameter), with the fit summary in ``meta``."""
+        from astropy.table import Table
+
         rows = [
             (
                 p.obsid,
@@ -250,6 +254,8 @@ class FitResult:
 
     def fluxes_table(self) -> Table:
         """One row per data group with absorbed/unabsorbed fluxes and 90% bounds."""
+        from astropy.table import Table
+
         table = Table(rows=[tuple(f.values()) for f in self.fluxes], names=list(self.fluxes[0]))
         for name in table.colnames:
             if "flux" in name:
