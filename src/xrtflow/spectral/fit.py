@@ -383,6 +383,7 @@ class _Group:
     arf: np.ndarray | None
     edges: np.ndarray
     fold_key: int
+    bkg_stat_err: np.ndarray | None = None
 
 
 class _Objective:
@@ -416,7 +417,7 @@ class _Objective:
                 fold_sources[key] = (rmf, set())
             fold_sources[key][1].update(used.tolist())
             ts = spec.exposure * g.areascal[mask]
-            bkg = tb = None
+            bkg = tb = bkg_err = None
             if spec.background is not None:
                 b = spec.background.copy()
                 b.bad_ignored = spec.bad_ignored
@@ -424,6 +425,7 @@ class _Objective:
                 b.quality = spec.quality
                 gb = b.grouped()
                 bkg = gb.counts[mask]
+                bkg_err = None if gb.stat_err is None else gb.stat_err[mask]
                 tb = (
                     b.exposure
                     * gb.areascal[mask]
@@ -442,6 +444,7 @@ class _Objective:
                     arf=arf,
                     edges=_positive_edges(resp.energy_edges),
                     fold_key=key,
+                    bkg_stat_err=bkg_err,
                 )
             )
         # restrict each RMF to the channels any of its spectra uses
@@ -518,8 +521,9 @@ class _Objective:
         out = np.empty((values.shape[0], len(self.groups)))
         for gi, (grp, m) in enumerate(zip(self.groups, rates, strict=True)):
             per_bin = statistic_per_bin(
-                self.statistic, grp.counts, m, grp.ts, grp.bkg, grp.tb, grp.stat_err
-            )
+                self.statistic, grp.counts, m, grp.ts, grp.bkg, grp.tb, grp.stat_err,
+                grp.bkg_stat_err,
+            )  # fmt: skip
             out[:, gi] = per_bin.sum(axis=0)
         self.ncalls += values.shape[0]
         return out
@@ -743,7 +747,12 @@ def fit(setup: FitSetup) -> FitResult:
             obj, model, setup, pars, free_map, owner, tied, names, limits, steps, x0,
             lambda x, p, o, n=setup.n_starts: _start_points(x, p, o, n), _minuit_limits, want,
         )  # fmt: skip
-    if block is not None:
+    if not len(owner):
+        # every parameter frozen: nothing to fit, just the statistic (XSPEC prints it too)
+        xbest, lo_err, hi_err = np.zeros(0), np.zeros(0), np.zeros(0)
+        cov, valid = np.zeros((0, 0)), True
+        messages.append("every parameter is frozen: statistic evaluated, nothing fitted")
+    elif block is not None:
         xbest, lo_err, hi_err = block.xbest, block.lo, block.hi
         cov, valid = block.cov, block.valid
         messages.extend(block.messages)

@@ -201,7 +201,9 @@ class GroupModel:
         self._popts = {"abund": setup.abund, "xsect": str(setup.xsect).lower()}
         self.caches: list[dict] = [{} for _ in self.terms] or [{}]
         self.norm_par = np.array([t[1] for t in self.terms], int)
-        self._stat = GroupStatistic(obj.statistic, counts, ts, bkg, tb, grp.stat_err)
+        self._stat = GroupStatistic(
+            obj.statistic, counts, ts, bkg, tb, grp.stat_err, getattr(grp, "bkg_stat_err", None)
+        )
         self.n_eval = 0
 
     def prefetch(self, vs) -> None:
