@@ -181,8 +181,13 @@ def read_rmf(rmf_path: str | os.PathLike) -> Response:
 
 
 def _read_rmf(rmf_path: Path) -> Response:
-    with fits.open(rmf_path, memmap=False) as hdul:
-        mhdu = _matrix_hdu(hdul)
+    with _open_fits(rmf_path, "RMF") as hdul:
+        try:
+            mhdu = _matrix_hdu(hdul)
+        except ValueError as err:
+            raise ValueError(f"{rmf_path}: not an RMF ({err})") from None
+        if "EBOUNDS" not in hdul:
+            raise ValueError(f"{rmf_path}: not an RMF (no EBOUNDS extension)")
         data = mhdu.data
         hdr = mhdu.header
         n_e = len(data)
@@ -249,8 +254,10 @@ def read_arf(arf_path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _read_arf(arf_path: Path) -> tuple[np.ndarray, np.ndarray]:
-    with fits.open(arf_path, memmap=False) as hdul:
-        hdu = hdul["SPECRESP"] if "SPECRESP" in hdul else hdul[1]
+    with _open_fits(arf_path, "ARF") as hdul:
+        hdu = hdul["SPECRESP"] if "SPECRESP" in hdul else (hdul[1] if len(hdul) > 1 else None)
+        if hdu is None or hdu.data is None or "SPECRESP" not in hdu.columns.names:
+            raise ValueError(f"{arf_path}: not an ARF (no SPECRESP column)")
         d = hdu.data
         elo = np.asarray(d["ENERG_LO"], dtype=float).ravel()
         ehi = np.asarray(d["ENERG_HI"], dtype=float).ravel()
@@ -557,6 +564,45 @@ def parse_channel_ranges(token: str) -> tuple[float, float]:
     return lo, hi
 
 
+def _open_fits(path: Path, label: str) -> fits.HDUList:
+    """``fits.open`` with a one-line error for files that are not FITS."""
+    try:
+        hdul = fits.open(path, memmap=False)
+        _ = len(hdul)  # astropy reads lazily: force the headers, so corruption shows here
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError, TypeError, IndexError) as err:
+        raise ValueError(f"{path}: not a readable FITS {label} file ({err})") from None
+    return hdul
+
+
+def _spectrum_hdu(hdul: fits.HDUList, path: Path):
+    """The SPECTRUM extension, or the first table with COUNTS or RATE (OGIP type I)."""
+    if "SPECTRUM" in hdul:
+        hdu = hdul["SPECTRUM"]
+    else:
+        hdu = next(
+            (
+                h
+                for h in hdul[1:]
+                if isinstance(h, fits.BinTableHDU)
+                and {"COUNTS", "RATE"} & {c.upper() for c in h.columns.names}
+            ),
+            None,
+        )
+    if not isinstance(hdu, fits.BinTableHDU) or hdu.data is None:
+        raise ValueError(
+            f"{path}: not an OGIP spectrum (no SPECTRUM extension with COUNTS or RATE)"
+        )
+    cols = {c.upper(): c for c in hdu.columns.names}
+    if not {"COUNTS", "RATE"} & set(cols):
+        raise ValueError(f"{path}: not an OGIP spectrum (no COUNTS or RATE column)")
+    counts = hdu.data[cols.get("COUNTS", cols.get("RATE"))]
+    if np.ndim(counts) != 1:
+        raise ValueError(f"{path}: a type-II (multi-spectrum) file; extract one spectrum first")
+    return hdu
+
+
 def _header_file(header, keyword: str, pha_path: Path, explicit, label: str) -> Path | None:
     if explicit is not None:
         return Path(explicit)
@@ -615,8 +661,8 @@ def read_spectrum(
         When a header keyword names a file that does not exist.
     """
     pha_path = Path(pha_path)
-    with fits.open(pha_path, memmap=False) as hdul:
-        hdu = hdul["SPECTRUM"] if "SPECTRUM" in hdul else hdul[1]
+    with _open_fits(pha_path, "spectrum") as hdul:
+        hdu = _spectrum_hdu(hdul, pha_path)
         hdr = hdu.header
         data = hdu.data
         cols = [c.upper() for c in data.columns.names]
