@@ -65,9 +65,7 @@ def test_not_fits(case, capsys):
 
 def test_fits_but_not_a_spectrum(case, capsys):
     image = case["dir"] / "image.fits"
-    fits.HDUList([fits.PrimaryHDU(np.zeros((4, 4))), fits.ImageHDU(np.ones((2, 2)))]).writeto(
-        image
-    )
+    fits.HDUList([fits.PrimaryHDU(np.zeros((4, 4))), fits.ImageHDU(np.ones((2, 2)))]).writeto(image)
     code, _, err = run(capsys, *base_args(case, spectrum=image))
     assert_one_line_error(code, err, str(image), "not an OGIP spectrum")
 
