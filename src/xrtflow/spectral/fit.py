@@ -957,7 +957,11 @@ def _fluxes(setup, model, obj, xbest, cov, pars, obsids) -> list[dict]:
         if fast is not None:
             best = fast(full[g])
             if samples is not None:
-                both = np.array([fast_draws(s) for s in samples[:, g, :]]).reshape(-1, 2)
+                from xrtflow.spectral.fluxdraws import draw_fluxes
+
+                both = draw_fluxes(fast_draws, samples[:, g, :], lambda v: _unabsorbed(v, pars))
+                if both is None:  # interpolation not applicable: every draw exactly
+                    both = np.array([fast_draws(s) for s in samples[:, g, :]]).reshape(-1, 2)
         for k, (label, transform) in enumerate(
             (
                 ("flux", lambda v: v),
