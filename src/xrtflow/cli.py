@@ -10,11 +10,13 @@ import sys
 COMMAND_MODULES = ("simulate", "fit", "select", "backend")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Build the top-level parser with every available sub-command."""
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """Build the top-level parser with every available sub-command (or just ``only``: each
+    command module imports what its options need, e.g. ``simulate`` the whole simulator, which
+    ``xrtflow fit`` should not pay for at start-up)."""
     parser = argparse.ArgumentParser(prog="xrtflow", description=__doc__)
     subparsers = parser.add_subparsers(dest="command", required=True)
-    for name in COMMAND_MODULES:
+    for name in COMMAND_MODULES if only is None else (only,):
         try:
             module = importlib.import_module(f"xrtflow.commands.{name}")
         except ModuleNotFoundError as err:
@@ -27,7 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    first = argv[0] if argv else None
+    parser = build_parser(first if first in COMMAND_MODULES else None)
     args = parser.parse_args(argv)
     return int(args.func(args) or 0)
 

@@ -73,37 +73,81 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def _per_spectrum(values, n: int, label: str) -> list:
+    from xrtflow.commands.fit_checks import FitInputError
+
     if not values:
         return [None] * n
     if len(values) == 1:
         return list(values) * n
     if len(values) != n:
-        raise SystemExit(f"--{label} given {len(values)} times for {n} spectra")
+        raise FitInputError(f"--{label} given {len(values)} times for {n} spectra (give 1 or {n})")
     return list(values)
 
 
-def build_setup(args):
-    """Read the spectra and build a :class:`~xrtflow.spectral.fit.FitSetup` from CLI args."""
-    from xrtflow.spectral.fit import FitSetup
+def _read(pha, rmf, arf, background):
+    """One spectrum with its files; unreadable files become one-line errors."""
+    from xrtflow.commands.fit_checks import FitInputError
     from xrtflow.spectral.ogip import read_spectrum
+
+    for path, label in ((pha, "spectrum"), (rmf, "RMF"), (arf, "ARF"), (background, "background")):
+        if path is not None and not Path(path).is_file():
+            raise FitInputError(f"{path}: {label} file does not exist")
+    try:
+        return read_spectrum(pha, rmf=rmf, arf=arf, background=background)
+    except FileNotFoundError as err:
+        raise FitInputError(str(err)) from None
+    except (OSError, ValueError, KeyError, IndexError, TypeError) as err:
+        raise FitInputError(str(err) if str(pha) in str(err) else f"{pha}: {err}") from None
+
+
+def build_setup(args):
+    """Read and check the spectra and build a :class:`~xrtflow.spectral.fit.FitSetup`.
+
+    Raises
+    ------
+    xrtflow.commands.fit_checks.FitInputError
+        For every bad input (the message is the one line to show).
+    """
+    from xrtflow.commands import fit_checks as checks
+    from xrtflow.spectral.fit import FitSetup
 
     n = len(args.spectra)
     rmfs = _per_spectrum(args.rmf, n, "rmf")
     arfs = _per_spectrum(args.arf, n, "arf")
     bkgs = _per_spectrum(args.background, n, "background")
-    spectra = [
-        read_spectrum(pha, rmf=r, arf=a, background=b)
-        for pha, r, a, b in zip(args.spectra, rmfs, arfs, bkgs, strict=True)
-    ]
+    spectra = [_read(*files) for files in zip(args.spectra, rmfs, arfs, bkgs, strict=True)]
+    checks.check_spectra(spectra)
+    checks.check_ignore(spectra, args.ignore)
+    try:
+        from xrtflow.spectral.models import parse_model
+
+        model = parse_model(args.model)
+    except (ValueError, KeyError) as err:
+        raise checks.FitInputError(f"--model {args.model!r}: {err}") from None
+    try:
+        start = parse_assignments(args.start)
+    except (argparse.ArgumentTypeError, ValueError) as err:
+        raise checks.FitInputError(f"--start {args.start!r}: {err}") from None
     tie = (args.tie or "all").strip()
     tied = None if tie.lower() == "all" else ([] if tie.lower() == "none" else parse_list([tie]))
-    lo, hi = (float(x) for x in args.band.split(","))
+    frozen, thawed = parse_list(args.freeze), parse_list(args.thaw)
+    pars = list(model.parameters)
+    checks.check_parameters(pars, start, "--start")
+    checks.check_parameters(pars, frozen, "--freeze")
+    checks.check_parameters(pars, thawed, "--thaw")
+    checks.check_parameters(pars, tied or (), "--tie")
+    try:
+        lo, hi = (float(x) for x in args.band.split(","))
+        if not 0 < lo < hi:
+            raise ValueError("need 0 < lo < hi")
+    except ValueError as err:
+        raise checks.FitInputError(f"--band {args.band!r}: {err} (e.g. 0.3,10)") from None
     return FitSetup(
         spectra=spectra,
         model=args.model,
-        start=parse_assignments(args.start),
-        frozen=parse_list(args.freeze),
-        thawed=parse_list(args.thaw),
+        start=start,
+        frozen=frozen,
+        thawed=thawed,
         tied=tied,
         statistic=args.statistic,
         ignore=args.ignore,
@@ -116,11 +160,40 @@ def build_setup(args):
     )
 
 
+def print_parameters(result) -> None:
+    """The parameter table as plain text (astropy.table would cost ~0.5 s of start-up)."""
+    header = ("group", "obsid", "index", "component", "parameter", "unit", "value", "err_lo",
+              "err_hi", "frozen", "tied_to")  # fmt: skip
+    rows = [
+        (
+            str(p.group),
+            p.obsid,
+            str(p.index),
+            p.component,
+            p.name,
+            p.unit,
+            f"{p.value:.6g}",
+            f"{p.err_lo:.6g}",
+            f"{p.err_hi:.6g}",
+            str(p.frozen),
+            p.tied_to,
+        )  # fmt: skip
+        for p in result.parameters
+    ]
+    widths = [max(len(h), *(len(r[k]) for r in rows)) for k, h in enumerate(header)]
+    print(" ".join(h.rjust(w) for h, w in zip(header, widths, strict=True)))
+    print(" ".join("-" * w for w in widths))
+    for r in rows:
+        print(" ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)))
+
+
 def run(args) -> int:
     """Run the fit and print/write the result."""
+    from xrtflow.commands.fit_checks import FitInputError
+
     try:
         setup = build_setup(args)
-    except FileNotFoundError as err:
+    except FitInputError as err:
         print(f"xrtflow fit: {err}", file=sys.stderr)
         return 2
     if args.backend == "xspec":
@@ -135,9 +208,15 @@ def run(args) -> int:
             return 2
     else:
         from xrtflow.spectral.fit import fit as backend_fit
-    result = backend_fit(setup)
-    table = result.table()
-    table.pprint_all()
+    try:
+        result = backend_fit(setup)
+    except (FitInputError, FileNotFoundError) as err:  # e.g. the PyXspec backend's file checks
+        print(f"xrtflow fit: {err}", file=sys.stderr)
+        return 2
+    print_parameters(result)
+    for message in result.messages:
+        if "every parameter is frozen" in message:
+            print(message)
     s = result.summary()
     print(f"{s['statistic']} = {s['stat']:.4f} for {s['dof']} dof")
     for f in s["fluxes"]:

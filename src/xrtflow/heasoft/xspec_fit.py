@@ -32,8 +32,15 @@ from xrtflow.spectral.fit import DELTA_90, FitResult, FitSetup, ParameterResult,
 __all__ = ["XspecPlan", "fit", "ignore_string", "plan", "spectrum_files"]
 
 #: FitSetup.statistic -> XSPEC ``Fit.statMethod``. With a background spectrum XSPEC's ``cstat``
-#: is the W-statistic, as in the native fitter.
-STAT_METHODS = {"cstat": "cstat", "chi": "chi", "pchi": "pchi"}
+#: is the W-statistic, as in the native fitter.  ``pchi`` (model variance) is XSPEC's ``chi``
+#: with ``weight model`` (in XSPEC 12.9 ``pchi`` is only a *test* statistic).
+STAT_METHODS = {"cstat": "cstat", "chi": "chi", "pchi": "chi"}
+#: FitSetup.statistic -> XSPEC ``Fit.weight`` (None: leave XSPEC's default).
+STAT_WEIGHTS = {"cstat": None, "chi": "standard", "pchi": "model"}
+#: Header keywords naming files XSPEC would look for (and prompt for, if missing) on loading.
+FILE_KEYWORDS = ("RESPFILE", "ANCRFILE", "BACKFILE", "CORRFILE")
+#: Largest XSPEC log kept (bytes): the head and the tail are kept beyond it.
+MAX_LOG_BYTES = 2_000_000
 
 #: Largest reduced statistic for which ``error`` still runs (XSPEC's ``maximum``; default 2).
 ERROR_MAX_REDSTAT = 1000.0
@@ -88,6 +95,7 @@ class XspecPlan:
     abund: str
     xsect: str
     obsids: list[str]
+    weight: str | None = None
     absorber_nh: list[int] = field(default_factory=list)
     components: list[str] = field(default_factory=list)
 
@@ -101,16 +109,27 @@ def _check_path(path: Path, what: str) -> str:
     return text
 
 
+def _spectrum_extension(hdul):
+    return next(
+        (h for h in hdul[1:] if str(h.header.get("EXTNAME", "")).upper() == "SPECTRUM"), hdul[1]
+    )
+
+
 def _header_file(pha: Path, key: str) -> Path | None:
     with fits.open(pha) as hdul:
-        hdu = next(
-            (h for h in hdul[1:] if h.header.get("EXTNAME", "").upper() == "SPECTRUM"), hdul[1]
-        )
-        value = str(hdu.header.get(key, "")).strip()
+        value = str(_spectrum_extension(hdul).header.get(key, "")).strip()
     if not value or value.lower() == "none":
         return None
     path = Path(value.split("{")[0])
-    return path if path.is_absolute() else pha.parent / path
+    path = path if path.is_absolute() else pha.parent / path
+    if not path.is_file() and path.with_name(path.name + ".gz").is_file():
+        path = path.with_name(path.name + ".gz")
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{pha}: header keyword {key} names {value!r}, but {path} does not exist; "
+            "pass the file explicitly"
+        )
+    return path
 
 
 def spectrum_files(spec) -> dict:
@@ -283,6 +302,7 @@ def plan(setup: FitSetup) -> XspecPlan:
         error_command=error_command,
         flux_command=flux_command,
         stat_method=STAT_METHODS[statistic],
+        weight=STAT_WEIGHTS[statistic],
         abund=str(setup.abund),
         xsect=str(setup.xsect),
         obsids=obsids,
@@ -306,38 +326,86 @@ def parse_link(link: str, n_pars: int) -> str:
     return f"{(k - 1) // n_pars + 1}:{(k - 1) % n_pars + 1}"
 
 
-def fit(setup: FitSetup, *, chatter: int = 0, n_iterations: int = 1000) -> FitResult:
-    """Fit ``setup`` with PyXspec and return a :class:`~xrtflow.spectral.fit.FitResult`.
+def sanitized_copy(src: str | Path, dest: str | Path) -> Path:
+    """Copy a PHA file with every file keyword (``RESPFILE``, ``ANCRFILE``, ``BACKFILE``,
+    ``CORRFILE``) set to ``none``, in every extension.
 
-    Parameters
-    ----------
-    setup : FitSetup
-        The same object the native fitter takes.
-    chatter : int
-        ``Xset.chatter`` during the fit.
-    n_iterations : int
-        ``Fit.nIterations``.
+    XSPEC, loading a spectrum, looks for the files its header names and, when one is missing,
+    asks for a new name -- forever, when stdin is at its end (issue 8: 38 GB of prompts in ten
+    minutes).  Loading a copy that names no file cannot prompt; the response, ARF and
+    background are then set explicitly, from paths checked to exist.
     """
-    import xspec  # noqa: PLC0415  (PyXspec only exists inside a HEASoft installation)
+    src, dest = Path(src), Path(dest)
+    with fits.open(src) as hdul:
+        for hdu in hdul:
+            for key in FILE_KEYWORDS:
+                if key in hdu.header:
+                    hdu.header[key] = "none"
+            if str(hdu.header.get("EXTNAME", "")).upper() == "SPECTRUM":
+                for key in FILE_KEYWORDS:
+                    hdu.header.setdefault(key, "none")
+        hdul.writeto(dest, overwrite=True)
+    return dest
 
-    p = plan(setup)
-    t0 = time.perf_counter()
-    messages: list[str] = []
-    xspec.Xset.chatter = chatter
-    xspec.AllData.clear()
-    xspec.AllModels.clear()
-    xspec.Xset.abund = p.abund
-    xspec.Xset.xsect = p.xsect
-    xspec.Fit.statMethod = p.stat_method
+
+def header_files(path: str | Path) -> dict[str, str]:
+    """The file keywords of a PHA's SPECTRUM extension that name a file (not ``none``)."""
+    with fits.open(path) as hdul:
+        hdr = _spectrum_extension(hdul).header
+        out = {}
+        for key in FILE_KEYWORDS:
+            value = str(hdr.get(key, "") or "").strip()
+            if value and value.lower() != "none":
+                out[key] = value
+    return out
+
+
+def staged_files(p: XspecPlan, workdir: str | Path) -> list[dict]:
+    """Per data group: header-sanitised copies of the spectrum and background in ``workdir``
+    (short names, so paths are no problem for XSPEC's parser), response and ARF as planned."""
+    workdir = Path(workdir)
+    out = []
+    for g, files in enumerate(p.files, start=1):
+        staged = dict(files)
+        staged["pha"] = str(sanitized_copy(files["pha"], workdir / f"g{g}_src.pha"))
+        if files["background"]:
+            staged["background"] = str(
+                sanitized_copy(files["background"], workdir / f"g{g}_bkg.pha")
+            )
+        out.append(staged)
+    return out
+
+
+def bound_log(path: str | Path, max_bytes: int = MAX_LOG_BYTES) -> None:
+    """Keep an XSPEC log within ``max_bytes``: its head and tail, with a note in between."""
+    path = Path(path)
+    if not path.is_file() or path.stat().st_size <= max_bytes:
+        return
+    half = max_bytes // 2
+    with path.open("rb") as f:
+        head = f.read(half)
+        f.seek(-half, 2)
+        tail = f.read()
+    path.write_bytes(head + b"\n[... XSPEC output truncated by xrtflow ...]\n" + tail)
+
+
+def _no_prompts(xspec, messages: list[str]) -> None:
+    """Tell XSPEC never to prompt (PyXspec ``Xset.allowPrompting``), and ``Fit.query`` no."""
+    try:
+        xspec.Xset.allowPrompting = False
+    except AttributeError:  # pragma: no cover - PyXspec older than allowPrompting
+        messages.append("PyXspec has no Xset.allowPrompting: relying on sanitised headers")
     xspec.Fit.query = "no"
-    xspec.Fit.nIterations = int(n_iterations)
 
-    for g, (cmd, files) in enumerate(zip(p.data_commands, p.files, strict=True), start=1):
-        # XSPEC resolves the header's BACKFILE/RESPFILE/ANCRFILE against the current directory;
-        # loading from the spectrum's own directory lets it find them (they are set explicitly
-        # below anyway), as the seed notebook does by moving into that directory.
-        with contextlib.chdir(Path(files["pha"]).parent):
-            xspec.AllData(cmd)
+
+def _load_data(xspec, p: XspecPlan, staged: list[dict], ignore_bad: bool) -> None:
+    """``AllData`` per data group from the sanitised copies, then response/ARF/background set
+    explicitly (never from a header), ignores applied."""
+    for g, files in enumerate(staged, start=1):
+        names = header_files(files["pha"])
+        if names:  # cannot happen with sanitized_copy; a guard against prompting all the same
+            raise RuntimeError(f"{files['pha']}: header still names {names}")
+        xspec.AllData(f"{g}:{g} {files['pha']}")
         spec = xspec.AllData(g)
         spec.response = files["rmf"]
         if files["arf"]:
@@ -346,8 +414,72 @@ def fit(setup: FitSetup, *, chatter: int = 0, n_iterations: int = 1000) -> FitRe
             spec.background = files["background"]
         if p.ignore:
             spec.ignore(p.ignore)
-    if setup.ignore_bad:
+    if ignore_bad:
         xspec.AllData.ignore("bad")
+
+
+def fit(
+    setup: FitSetup,
+    *,
+    chatter: int = 0,
+    n_iterations: int = 1000,
+    log: str | Path | None = None,
+    log_chatter: int = 10,
+) -> FitResult:
+    """Fit ``setup`` with PyXspec and return a :class:`~xrtflow.spectral.fit.FitResult`.
+
+    XSPEC can never prompt: ``Xset.allowPrompting`` is off, and it loads header-sanitised
+    copies of the spectra (:func:`sanitized_copy`) with every file given explicitly; a file
+    that is missing (given, or named by a header) is a ``FileNotFoundError`` naming it, raised
+    before XSPEC starts.
+
+    Parameters
+    ----------
+    setup : FitSetup
+        The same object the native fitter takes.
+    chatter : int
+        ``Xset.chatter`` (console) during the fit.
+    n_iterations : int
+        ``Fit.nIterations``.
+    log : path-like, optional
+        XSPEC log file (``Xset.openLog``), e.g. the workflow rule's log; kept within
+        :data:`MAX_LOG_BYTES`.
+    log_chatter : int
+        ``Xset.logChatter``.
+    """
+    import tempfile
+
+    p = plan(setup)  # checks every file before XSPEC is imported
+    import xspec  # noqa: PLC0415  (PyXspec only exists inside a HEASoft installation)
+
+    with tempfile.TemporaryDirectory(prefix="xrtflow_xspec_") as workdir:
+        staged = staged_files(p, workdir)
+        try:
+            if log is not None:
+                xspec.Xset.openLog(str(log))
+                xspec.Xset.logChatter = int(log_chatter)
+            return _run(xspec, setup, p, staged, chatter, n_iterations)
+        finally:
+            if log is not None:
+                with contextlib.suppress(Exception):
+                    xspec.Xset.closeLog()
+                bound_log(log)
+
+
+def _run(xspec, setup: FitSetup, p: XspecPlan, staged, chatter, n_iterations) -> FitResult:
+    t0 = time.perf_counter()
+    messages: list[str] = []
+    xspec.Xset.chatter = chatter
+    _no_prompts(xspec, messages)
+    xspec.AllData.clear()
+    xspec.AllModels.clear()
+    xspec.Xset.abund = p.abund
+    xspec.Xset.xsect = p.xsect
+    xspec.Fit.statMethod = p.stat_method
+    if p.weight:
+        xspec.Fit.weight = p.weight
+    xspec.Fit.nIterations = int(n_iterations)
+    _load_data(xspec, p, staged, setup.ignore_bad)
 
     xspec.Model(p.model)
     m1 = xspec.AllModels(1)

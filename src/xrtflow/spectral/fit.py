@@ -37,14 +37,16 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
-from astropy.table import Table
 
 from xrtflow.spectral.ogip import Spectrum
 from xrtflow.spectral.stats import statistic_per_bin
+
+if TYPE_CHECKING:  # astropy.table costs ~0.5 s to import; only the table methods need it
+    from astropy.table import Table
 
 __all__ = ["FitSetup", "FitResult", "ParameterResult", "fit", "resolve_parameter", "DELTA_90"]
 
@@ -228,6 +230,8 @@ class FitResult:
 
     def table(self) -> Table:
         """One row per (data group, parameter), with the fit summary in ``meta``."""
+        from astropy.table import Table
+
         rows = [
             (
                 p.obsid,
@@ -250,6 +254,8 @@ class FitResult:
 
     def fluxes_table(self) -> Table:
         """One row per data group with absorbed/unabsorbed fluxes and 90% bounds."""
+        from astropy.table import Table
+
         table = Table(rows=[tuple(f.values()) for f in self.fluxes], names=list(self.fluxes[0]))
         for name in table.colnames:
             if "flux" in name:
@@ -377,6 +383,7 @@ class _Group:
     arf: np.ndarray | None
     edges: np.ndarray
     fold_key: int
+    bkg_stat_err: np.ndarray | None = None
 
 
 class _Objective:
@@ -410,7 +417,7 @@ class _Objective:
                 fold_sources[key] = (rmf, set())
             fold_sources[key][1].update(used.tolist())
             ts = spec.exposure * g.areascal[mask]
-            bkg = tb = None
+            bkg = tb = bkg_err = None
             if spec.background is not None:
                 b = spec.background.copy()
                 b.bad_ignored = spec.bad_ignored
@@ -418,6 +425,7 @@ class _Objective:
                 b.quality = spec.quality
                 gb = b.grouped()
                 bkg = gb.counts[mask]
+                bkg_err = None if gb.stat_err is None else gb.stat_err[mask]
                 tb = (
                     b.exposure
                     * gb.areascal[mask]
@@ -436,6 +444,7 @@ class _Objective:
                     arf=arf,
                     edges=_positive_edges(resp.energy_edges),
                     fold_key=key,
+                    bkg_stat_err=bkg_err,
                 )
             )
         # restrict each RMF to the channels any of its spectra uses
@@ -512,8 +521,9 @@ class _Objective:
         out = np.empty((values.shape[0], len(self.groups)))
         for gi, (grp, m) in enumerate(zip(self.groups, rates, strict=True)):
             per_bin = statistic_per_bin(
-                self.statistic, grp.counts, m, grp.ts, grp.bkg, grp.tb, grp.stat_err
-            )
+                self.statistic, grp.counts, m, grp.ts, grp.bkg, grp.tb, grp.stat_err,
+                grp.bkg_stat_err,
+            )  # fmt: skip
             out[:, gi] = per_bin.sum(axis=0)
         self.ncalls += values.shape[0]
         return out
@@ -737,7 +747,12 @@ def fit(setup: FitSetup) -> FitResult:
             obj, model, setup, pars, free_map, owner, tied, names, limits, steps, x0,
             lambda x, p, o, n=setup.n_starts: _start_points(x, p, o, n), _minuit_limits, want,
         )  # fmt: skip
-    if block is not None:
+    if not len(owner):
+        # every parameter frozen: nothing to fit, just the statistic (XSPEC prints it too)
+        xbest, lo_err, hi_err = np.zeros(0), np.zeros(0), np.zeros(0)
+        cov, valid = np.zeros((0, 0)), True
+        messages.append("every parameter is frozen: statistic evaluated, nothing fitted")
+    elif block is not None:
         xbest, lo_err, hi_err = block.xbest, block.lo, block.hi
         cov, valid = block.cov, block.valid
         messages.extend(block.messages)
@@ -942,7 +957,11 @@ def _fluxes(setup, model, obj, xbest, cov, pars, obsids) -> list[dict]:
         if fast is not None:
             best = fast(full[g])
             if samples is not None:
-                both = np.array([fast_draws(s) for s in samples[:, g, :]]).reshape(-1, 2)
+                from xrtflow.spectral.fluxdraws import draw_fluxes
+
+                both = draw_fluxes(fast_draws, samples[:, g, :], lambda v: _unabsorbed(v, pars))
+                if both is None:  # interpolation not applicable: every draw exactly
+                    both = np.array([fast_draws(s) for s in samples[:, g, :]]).reshape(-1, 2)
         for k, (label, transform) in enumerate(
             (
                 ("flux", lambda v: v),

@@ -146,11 +146,48 @@ def _as_rows(column, n_rows: int) -> list[np.ndarray]:
     return [np.atleast_1d(np.asarray(r)) for r in column]
 
 
+#: Responses already read, by (resolved path, mtime, size): a joint fit of many spectra that
+#: share one RMF/ARF reads each file once (the Swift-XRT PC RMF costs ~0.2 s to decompress and
+#: unpack).  The arrays are never modified in place (``with_arf`` builds new matrices).
+_FILE_CACHE: dict[tuple, object] = {}
+_FILE_CACHE_MAX = 32
+
+
+def _file_key(kind: str, path: Path) -> tuple:
+    st = path.stat()
+    return (kind, str(path.resolve()), st.st_mtime_ns, st.st_size)
+
+
+def _cached(kind: str, path: Path, reader):
+    """``reader(path)``, memoized on the file's identity and modification time."""
+    try:
+        key = _file_key(kind, path)
+    except OSError:  # missing file: let the reader raise its own error
+        return reader(path)
+    hit = _FILE_CACHE.get(key)
+    if hit is None:
+        if len(_FILE_CACHE) >= _FILE_CACHE_MAX:
+            _FILE_CACHE.clear()
+        hit = _FILE_CACHE[key] = reader(path)
+    return hit
+
+
 def read_rmf(rmf_path: str | os.PathLike) -> Response:
-    """Read an OGIP RMF (compressed matrix) into a :class:`Response` without ARF."""
-    rmf_path = Path(rmf_path)
-    with fits.open(rmf_path, memmap=False) as hdul:
-        mhdu = _matrix_hdu(hdul)
+    """Read an OGIP RMF (compressed matrix) into a :class:`Response` without ARF.
+
+    Each file is read once per process (cached by path and modification time).
+    """
+    return _cached("rmf", Path(rmf_path), _read_rmf)
+
+
+def _read_rmf(rmf_path: Path) -> Response:
+    with _open_fits(rmf_path, "RMF") as hdul:
+        try:
+            mhdu = _matrix_hdu(hdul)
+        except ValueError as err:
+            raise ValueError(f"{rmf_path}: not an RMF ({err})") from None
+        if "EBOUNDS" not in hdul:
+            raise ValueError(f"{rmf_path}: not an RMF (no EBOUNDS extension)")
         data = mhdu.data
         hdr = mhdu.header
         n_e = len(data)
@@ -211,9 +248,16 @@ def read_rmf(rmf_path: str | os.PathLike) -> Response:
 
 
 def read_arf(arf_path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
-    """Read an ARF; returns ``(energy_edges_keV, specresp_cm2)``."""
-    with fits.open(arf_path, memmap=False) as hdul:
-        hdu = hdul["SPECRESP"] if "SPECRESP" in hdul else hdul[1]
+    """Read an ARF; returns ``(energy_edges_keV, specresp_cm2)`` (cached like :func:`read_rmf`)."""
+    edges, area = _cached("arf", Path(arf_path), _read_arf)
+    return edges.copy(), area.copy()
+
+
+def _read_arf(arf_path: Path) -> tuple[np.ndarray, np.ndarray]:
+    with _open_fits(arf_path, "ARF") as hdul:
+        hdu = hdul["SPECRESP"] if "SPECRESP" in hdul else (hdul[1] if len(hdul) > 1 else None)
+        if hdu is None or hdu.data is None or "SPECRESP" not in hdu.columns.names:
+            raise ValueError(f"{arf_path}: not an ARF (no SPECRESP column)")
         d = hdu.data
         elo = np.asarray(d["ENERG_LO"], dtype=float).ravel()
         ehi = np.asarray(d["ENERG_HI"], dtype=float).ravel()
@@ -240,12 +284,23 @@ def read_response(
     resp = read_rmf(rmf_path)
     if arf_path is None:
         return resp
+    rmf_path, arf_path = Path(rmf_path), Path(arf_path)
+    try:
+        key = ("rsp", _file_key("rmf", rmf_path), _file_key("arf", arf_path))
+    except OSError:
+        key = None
+    hit = _FILE_CACHE.get(key) if key is not None else None
+    if hit is not None:
+        return hit
     edges, area = read_arf(arf_path)
     if len(area) != resp.n_energy:
         raise ValueError(
             f"ARF {arf_path} has {len(area)} energy bins but RMF {rmf_path} has {resp.n_energy}"
         )
-    return resp.with_arf(area, Path(arf_path))
+    out = resp.with_arf(area, arf_path)
+    if key is not None:
+        _FILE_CACHE[key] = out
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -509,6 +564,45 @@ def parse_channel_ranges(token: str) -> tuple[float, float]:
     return lo, hi
 
 
+def _open_fits(path: Path, label: str) -> fits.HDUList:
+    """``fits.open`` with a one-line error for files that are not FITS."""
+    try:
+        hdul = fits.open(path, memmap=False)
+        _ = len(hdul)  # astropy reads lazily: force the headers, so corruption shows here
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError, TypeError, IndexError) as err:
+        raise ValueError(f"{path}: not a readable FITS {label} file ({err})") from None
+    return hdul
+
+
+def _spectrum_hdu(hdul: fits.HDUList, path: Path):
+    """The SPECTRUM extension, or the first table with COUNTS or RATE (OGIP type I)."""
+    if "SPECTRUM" in hdul:
+        hdu = hdul["SPECTRUM"]
+    else:
+        hdu = next(
+            (
+                h
+                for h in hdul[1:]
+                if isinstance(h, fits.BinTableHDU)
+                and {"COUNTS", "RATE"} & {c.upper() for c in h.columns.names}
+            ),
+            None,
+        )
+    if not isinstance(hdu, fits.BinTableHDU) or hdu.data is None:
+        raise ValueError(
+            f"{path}: not an OGIP spectrum (no SPECTRUM extension with COUNTS or RATE)"
+        )
+    cols = {c.upper(): c for c in hdu.columns.names}
+    if not {"COUNTS", "RATE"} & set(cols):
+        raise ValueError(f"{path}: not an OGIP spectrum (no COUNTS or RATE column)")
+    counts = hdu.data[cols.get("COUNTS", cols.get("RATE"))]
+    if np.ndim(counts) != 1:
+        raise ValueError(f"{path}: a type-II (multi-spectrum) file; extract one spectrum first")
+    return hdu
+
+
 def _header_file(header, keyword: str, pha_path: Path, explicit, label: str) -> Path | None:
     if explicit is not None:
         return Path(explicit)
@@ -567,8 +661,8 @@ def read_spectrum(
         When a header keyword names a file that does not exist.
     """
     pha_path = Path(pha_path)
-    with fits.open(pha_path, memmap=False) as hdul:
-        hdu = hdul["SPECTRUM"] if "SPECTRUM" in hdul else hdul[1]
+    with _open_fits(pha_path, "spectrum") as hdul:
+        hdu = _spectrum_hdu(hdul, pha_path)
         hdr = hdu.header
         data = hdu.data
         cols = [c.upper() for c in data.columns.names]

@@ -137,6 +137,12 @@ def wstat(counts: np.ndarray, bkg_counts: np.ndarray, ts, tb, model_rate: np.nda
     return 2.0 * w
 
 
+def _variance_floor(var: np.ndarray, ts) -> np.ndarray:
+    """Bins without variance (no counts in source nor background) get one count^2, as XSPEC's
+    standard weighting does for empty bins (chi-squared is not meaningful there: use cstat)."""
+    return np.where(var > 0, var, 1.0 / np.asarray(ts, dtype=float) ** 2)
+
+
 def chi2_data(
     counts: np.ndarray,
     model_rate: np.ndarray,
@@ -146,25 +152,22 @@ def chi2_data(
     stat_err: np.ndarray | None = None,
     bkg_stat_err: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Per-bin chi-squared with the data variance (XSPEC ``chi``, ``weight standard``).
+    """Per-bin chi-squared with the data variance (XSPEC ``statistic chi``, ``weight standard``).
 
-    The data rate is ``S/ts - B/tb``, its variance ``S/ts^2 + B/tb^2`` (or STAT_ERR when
-    given, in counts).  Bins with zero variance use a variance of one count (XSPEC would
-    warn; chi-squared is not meaningful for such bins -- use ``cstat``).
+    The data rate is ``S/ts - B/tb``, its variance ``S/ts^2 + B/tb^2`` (STAT_ERR^2 instead of
+    ``S`` or ``B`` for spectra with non-Poisson errors, in counts).  All arguments broadcast
+    against each other (e.g. data of shape ``(n, 1)`` with ``k`` models ``(n, k)``).
     """
     s = np.asarray(counts, dtype=float)
-    m = np.asarray(model_rate, dtype=float)
-    var_s = (stat_err**2 if stat_err is not None else s) / ts**2
+    ts = np.asarray(ts, dtype=float)
+    var = (s if stat_err is None else np.asarray(stat_err, dtype=float) ** 2) / ts**2
     rate = s / ts
     if bkg_counts is not None:
         b = np.asarray(bkg_counts, dtype=float)
+        tb = np.asarray(tb, dtype=float)
         rate = rate - b / tb
-        var_s = var_s + (bkg_stat_err**2 if bkg_stat_err is not None else b) / tb**2
-    var = np.where(var_s > 0, var_s, 1.0 / np.asarray(ts, dtype=float) ** 2)
-    if np.ndim(m) > np.ndim(rate):
-        rate = rate[..., None]
-        var = var[..., None]
-    return (rate - m) ** 2 / var
+        var = var + (b if bkg_stat_err is None else np.asarray(bkg_stat_err) ** 2) / tb**2
+    return (rate - np.asarray(model_rate, dtype=float)) ** 2 / _variance_floor(var, ts)
 
 
 def chi2_model(
@@ -173,24 +176,24 @@ def chi2_model(
     ts,
     bkg_counts: np.ndarray | None = None,
     tb=None,
+    bkg_stat_err: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Per-bin chi-squared with the model variance (XSPEC ``pchi``, Pearson).
+    """Per-bin chi-squared with the model variance (``pchi``: Pearson; XSPEC ``weight model``).
 
-    Variance ``max(m, 0)/ts + B/tb^2``; bins where it vanishes contribute 0.
+    The variance of the source counts is the predicted number ``ts m``; a background spectrum
+    adds its data variance ``B`` (scaled to the source: ``B/tb^2`` in rate).  Bins where the
+    variance vanishes contribute 0.
     """
     s = np.asarray(counts, dtype=float)
+    ts = np.asarray(ts, dtype=float)
     m = np.asarray(model_rate, dtype=float)
     rate = s / ts
-    var_b = 0.0
+    var = np.maximum(m, 0.0) / ts
     if bkg_counts is not None:
         b = np.asarray(bkg_counts, dtype=float)
+        tb = np.asarray(tb, dtype=float)
         rate = rate - b / tb
-        var_b = b / tb**2
-    if np.ndim(m) > np.ndim(rate):
-        rate = rate[..., None]
-        ts = np.asarray(ts)[..., None] if np.ndim(ts) else ts
-        var_b = np.asarray(var_b)[..., None] if np.ndim(var_b) else var_b
-    var = np.maximum(m, 0.0) / ts + var_b
+        var = var + (b if bkg_stat_err is None else np.asarray(bkg_stat_err) ** 2) / tb**2
     with np.errstate(divide="ignore", invalid="ignore"):
         out = (rate - m) ** 2 / var
     return np.where(var > 0, out, 0.0)
@@ -204,30 +207,34 @@ def statistic_per_bin(
     bkg_counts: np.ndarray | None = None,
     tb=None,
     stat_err: np.ndarray | None = None,
+    bkg_stat_err: np.ndarray | None = None,
 ) -> np.ndarray:
     """Dispatch on a statistic name as XSPEC does.
 
     ``cstat`` becomes the W-statistic when a background is given (``wstat`` requires one).
-    ``model_rate`` may have a trailing axis for several models at once.
+    ``model_rate`` may have trailing axes for several models at once; the per-bin data
+    (``counts``, ``ts``, ``bkg_counts``, ``tb``, errors: scalars or arrays over bins) are
+    broadcast against it.
     """
     name = name.lower()
-    extra = np.ndim(model_rate) > np.ndim(counts)
+    extra = np.ndim(model_rate) - np.ndim(counts)
 
     def col(x):
-        if x is None or not extra or np.ndim(x) == 0:
+        if x is None or extra <= 0 or np.ndim(x) == 0:
             return x
-        return np.asarray(x)[..., None]
+        return np.asarray(x).reshape(np.shape(x) + (1,) * extra)
 
+    s, ts_, b, tb_ = col(counts), col(ts), col(bkg_counts), col(tb)
     if name in ("cstat", "cash", "wstat"):
         if bkg_counts is None:
             if name == "wstat":
                 raise ValueError("wstat needs a background spectrum")
-            return cstat(col(counts), col(ts) * model_rate)
-        return wstat(col(counts), col(bkg_counts), col(ts), col(tb), model_rate)
+            return cstat(s, ts_ * np.asarray(model_rate, dtype=float))
+        return wstat(s, b, ts_, tb_, model_rate)
     if name == "chi":
-        return chi2_data(counts, model_rate, col(ts), bkg_counts, col(tb), stat_err)
+        return chi2_data(s, model_rate, ts_, b, tb_, col(stat_err), col(bkg_stat_err))
     if name == "pchi":
-        return chi2_model(counts, model_rate, ts, bkg_counts, tb)
+        return chi2_model(s, model_rate, ts_, b, tb_, col(bkg_stat_err))
     raise ValueError(f"unknown statistic {name!r}; choose from {STATISTICS}")
 
 
@@ -240,10 +247,17 @@ class GroupStatistic:
     loops of the fitter.
     """
 
-    def __init__(self, name, counts, ts, bkg_counts=None, tb=None, stat_err=None):
+    def __init__(
+        self, name, counts, ts, bkg_counts=None, tb=None, stat_err=None, bkg_stat_err=None
+    ):
         self.name = name.lower()
+        if self.name not in STATISTICS and self.name != "cash":
+            raise ValueError(f"unknown statistic {name!r}; choose from {STATISTICS}")
+        if self.name == "wstat" and bkg_counts is None:
+            raise ValueError("wstat needs a background spectrum")
         self.counts = np.asarray(counts, dtype=float)
         self.ts, self.bkg, self.tb, self.stat_err = ts, bkg_counts, tb, stat_err
+        self.bkg_stat_err = bkg_stat_err
         self.fast = self.name in ("cstat", "cash", "wstat") and bkg_counts is not None
         if not self.fast:
             return
@@ -288,7 +302,14 @@ class GroupStatistic:
         """Summed statistic: a float array of shape ``model_rate.shape[1:]``."""
         if not self.fast:
             return statistic_per_bin(
-                self.name, self.counts, model_rate, self.ts, self.bkg, self.tb, self.stat_err
+                self.name,
+                self.counts,
+                model_rate,
+                self.ts,
+                self.bkg,
+                self.tb,
+                self.stat_err,
+                self.bkg_stat_err,
             ).sum(axis=0)
         m = np.maximum(np.asarray(model_rate, dtype=float), 0.0)
         col = (slice(None),) + (None,) * (m.ndim - 1)
@@ -412,9 +433,11 @@ class GroupStatistic:
             var_s = (self.stat_err**2 if self.stat_err is not None else s) / ts**2
             if self.bkg is not None:
                 b = np.asarray(self.bkg, dtype=float)
-                rate = rate - b / self.tb
-                var_s = var_s + b / np.asarray(self.tb, dtype=float) ** 2
-            var = np.where(var_s > 0, var_s, 1.0 / ts**2)
+                tb = np.asarray(self.tb, dtype=float)
+                rate = rate - b / tb
+                eb = b if self.bkg_stat_err is None else np.asarray(self.bkg_stat_err) ** 2
+                var_s = var_s + eb / tb**2
+            var = _variance_floor(var_s, ts)
             return 2.0 * (m - rate) / var, 2.0 / var
         if self.name in ("cstat", "cash"):
             mm = np.maximum(m, _TINY)
