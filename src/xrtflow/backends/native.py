@@ -295,19 +295,35 @@ def products(
         logger.info("RMF %s -> %s; on-axis ARF %s", rmf_src, out["rmf"], onaxis)
 
         psf, vig = _coefficients(config, date)
-        positions = _positions(attitude_file, events)
+        h = events.header
+        # xrtmkarf's optical axis is the nominal pointing; the attitude only if it is missing
+        pointing = (
+            (float(h["RA_PNT"]), float(h["DEC_PNT"]))
+            if "RA_PNT" in h and "DEC_PNT" in h
+            else _positions(attitude_file, events)
+        )
         elo, ehi, specresp, info = make_arf(
             onaxis,
             src_reg,
-            positions,
+            events.wcs,
+            pointing,
             psf,
             vig,
             expomap=expo,
-            exposure=expo_exposure,
-            wcs=events.wcs,
             map_has_vignetting=map_has_vig,
+            rmf=out["rmf"],
+            shape=events.image_shape,
         )
-        write_arf(out["arf"], elo, ehi, specresp, events, info, onaxis_name=Path(onaxis).name)
+        write_arf(
+            out["arf"],
+            elo,
+            ehi,
+            specresp,
+            events,
+            info,
+            onaxis_name=Path(onaxis).name,
+            rmf_name=out["rmf"].name,
+        )
         logger.info(
             "ObsID %s: %d source / %d background counts; BACKSCAL %.4g / %.4g; ARF %s",
             obsid,
