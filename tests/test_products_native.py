@@ -513,23 +513,27 @@ def test_arf_equals_onaxis_times_vignetting_times_psf(run):
         h = hdul["SPECRESP"].header
         arf = hdul["SPECRESP"].data
     assert h["HDUCLAS1"] == "RESPONSE" and h["HDUCLAS2"] == "SPECRESP"
+    # the fixture's RMF has no matrix: the ARF keeps the on-axis ARF's grid
     np.testing.assert_allclose(arf["ENERG_LO"], on["ENERG_LO"])
-    # no bad pixel close to the source: the bad-pixel correction is ~1
+    # no bad pixel close to the source: the exposure correction is ~1
     assert h["BPCORR"] == pytest.approx(1.0, abs=2e-3)
-    # independent computation at 1.5 keV and 4 keV
-    theta = SkyCoord(RA0, DEC0, unit="deg").separation(TARGET).to_value(u.arcmin)
-    assert h["OFFAXIS"] == pytest.approx(theta, abs=0.05)
+    # off-axis angle as xrtmkarf: target to RA_PNT/DEC_PNT in pixels of 2.36"
+    sep = SkyCoord(RA0, DEC0, unit="deg").separation(TARGET).to_value(u.arcsec)
+    theta = sep / (PIXEL_ARCMIN * 60) * 2.36 / 60
+    assert h["OFFAXIS"] == pytest.approx(theta, abs=1e-3)
     for energy in (1.5, 4.0):
         k = int(np.argmin(np.abs(0.5 * (on["ENERG_LO"] + on["ENERG_HI"]) - energy)))
         e = 0.5 * (on["ENERG_LO"][k] + on["ENERG_HI"][k])
         v = SWIFT_XRT_VIGNETTING
         vig = 1 - (v.par0 * v.par1**e + v.par2) * theta**2
+        # King profile with xrtmkarf's units (off-axis / 0.1', energy / 0.1 keV), in pixels
         c = SWIFT_XRT_PSF.as_array()
-        rc = (c[2, 0] + c[2, 1] * theta + c[2, 2] * e + c[2, 3] * e * theta) * PIXEL_ARCMIN
-        beta = c[3, 0] + c[3, 1] * theta + c[3, 2] * e + c[3, 3] * e * theta
-        # King profile integrated numerically out to 3'
-        r = np.linspace(0, 3.0, 200001)
+        t, x = theta / 0.1, e / 0.1
+        rc = c[2, 0] + c[2, 1] * t + c[2, 2] * x + c[2, 3] * x * t
+        beta = c[3, 0] + c[3, 1] * t + c[3, 2] * x + c[3, 3] * x * t
+        r = np.linspace(0, 180.0 / (PIXEL_ARCMIN * 60), 200001)
         prof = (beta - 1) / (np.pi * rc**2) * (1 + (r / rc) ** 2) ** (-beta) * 2 * np.pi * r
         eef = np.trapezoid(prof, r)
         expected = on["SPECRESP"][k] * vig * eef * h["BPCORR"]
+        # the pixel rings blur the region's edge by ~1e-3
         assert arf["SPECRESP"][k] == pytest.approx(expected, rel=2e-3)
