@@ -32,6 +32,7 @@ from xrtflow.products.expomap import (
     REFERENCE_ENERGY_KEV,
     AttitudePositions,
     bin_attitude,
+    choose_attitude_file,
     instrument_map,
     make_exposure_map,
     read_attitude,
@@ -179,14 +180,17 @@ def expomap(
     with log_to_file(log):
         events = read_events(event_file, obsid=obsid, mode=mode)
         _, vig = _coefficients(config, _obs_date(events))
+        attitude_file = choose_attitude_file(events.header, attitude_file)
         positions = _positions(attitude_file, events)
         # xrtexpomap's vigflag defaults to no: xrtmkarf applies the vignetting itself.
-        apply_vignetting = bool(config.get("products", {}).get("expomap_vignetting", False))
-        inst = instrument_map(
-            events.badpix, REFERENCE_ENERGY_KEV, vig, apply_vignetting=apply_vignetting
-        )
+        pcfg = _products_cfg(config)
+        apply_vignetting = bool(pcfg.get("expomap_vignetting", False))
+        energy = float(pcfg.get("expomap_energy", REFERENCE_ENERGY_KEV))
+        inst = instrument_map(events.badpix, energy, vig, apply_vignetting=apply_vignetting)
         image = make_exposure_map(events, positions, inst)
-        write_exposure_map(dest, image, events, len(positions), vignetting_applied=apply_vignetting)
+        write_exposure_map(
+            dest, image, events, len(positions), energy, vignetting_applied=apply_vignetting
+        )
         logger.info(
             "ObsID %s: exposure map from %d attitude bins -> %s", obsid, len(positions), dest
         )
