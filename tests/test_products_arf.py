@@ -154,3 +154,9 @@ def test_make_arf_grid_vignetting_and_vignapp(tmp_path):
     )
     np.testing.assert_allclose(arf_v, expected_area * psf, rtol=1e-5)
     assert info["bad_pixel_correction"] == pytest.approx(1.0)
+
+
+def test_region_off_the_grid_is_a_clear_error():
+    far = SkyCoord((RA0 + 5.0) * u.deg, DEC0 * u.deg)
+    with pytest.raises(ValueError, match="holds no sky pixel"):
+        psf_fraction(CircleSkyRegion(far, radius=180 * u.arcsec), _wcs(), SHAPE, 1.5, 1.0)

@@ -2,7 +2,7 @@
 
 Both are analytic parameterisations stored in the XRT CALDB as small coefficient tables:
 
-* **PSF** (CALDB ``swxpsf20010101v004``, extension ``PSF_COEF``; Moretti et al. 2005, SPIE 5898, 360):
+* **PSF** (CALDB ``swxpsf20010101v004``, extension ``PC_PSF_COEF`` or ``PSF_COEF``; Moretti et al. 2005, SPIE 5898, 360):
   a Gaussian plus a King profile,
 
   .. math::
@@ -23,6 +23,14 @@ Both are analytic parameterisations stored in the XRT CALDB as small coefficient
 The coefficient values below are published calibration facts copied from those CALDB files; the
 files themselves are *not* needed (``read_psf_coefficients`` / ``read_vignetting_coefficients``
 read either the real files or the ones :mod:`xrtflow.simulate` writes).
+
+Units of the PSF coefficients: this module (and so the simulator) reads the table with
+:math:`\\theta` in arcmin and :math:`E` in keV, as the header says and as ``xrtlccorr`` does;
+``xrtmkarf`` (0.6.3, HEASoft 6.20) evaluates it with :math:`\\theta / 0.1'` and
+:math:`E / 0.1\\,keV` and weights the Gaussian by amplitude, not flux.
+:mod:`xrtflow.products.psf` follows ``xrtmkarf`` so that the native ARF equals HEASoft's. The
+extension is ``PC_PSF_COEF``/``WT_PSF_COEF`` in the CALDB files ``xrtmkarf`` reads, ``PSF_COEF``
+in older and simulated ones; :func:`read_psf_coefficients` accepts both.
 
 Normalisation: :func:`psf_profile` is a surface density normalised to unit integral over the
 whole plane (per arcmin^2); :func:`psf_encircled_fraction` is its exact (closed-form) integral

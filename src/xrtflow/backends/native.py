@@ -72,7 +72,7 @@ def _coefficients(config: Mapping, date) -> tuple[object, object]:
     """PSF and vignetting coefficients from the CALDB; built-in CALDB values if unavailable."""
     try:
         cal = _caldb(config)
-        psf = read_psf_coefficients(cal.psf(date))
+        psf = read_psf_coefficients(cal.psf(date), _mode(config))
         vig = read_vignetting_coefficients(cal.vignetting(date))
     except Exception as exc:  # no CALDB configured/readable: the constants are the CALDB's
         logger.warning("PSF/vignetting from built-in CALDB constants (%s)", exc)

@@ -4,7 +4,7 @@
 
     ARF(E) = A_{on}(E)\\; V(E, \\theta)\\; F_{PSF}(E, \\theta, \\text{region}, \\text{exposure map})
 
-following ``xrtmkarf`` 0.6.3 (HEASoft 6.20 and later), which it equals to 1e-5 on the reference
+following ``xrtmkarf`` 0.6.3 (HEASoft 6.20), which it equals to 3e-6 on the reference
 ObsIDs (``tests/test_products_arf_reference.py``):
 
 * :math:`A_{on}` -- the on-axis ARF of the CALDB, linearly interpolated (in bin centres, constant
@@ -104,8 +104,19 @@ def psf_fraction(
 
     ``expomap`` (sky exposure map on the event grid) weights every pixel by its exposure relative
     to the map's maximum; without it every region pixel counts fully.
+
+    Raises
+    ------
+    ValueError
+        The region holds no pixel of the grid.
     """
     mask = region_pixel_mask(region, wcs, shape)
+    if not mask.any():
+        c = region.center.icrs
+        raise ValueError(
+            f"the region centred at RA={c.ra.deg:.5f} Dec={c.dec.deg:.5f} holds no sky pixel of "
+            f"the {shape[1]}x{shape[0]} event grid: check the region file against the event file"
+        )
     relative = None
     if expomap is not None:
         peak = float(np.max(expomap))

@@ -1,8 +1,8 @@
 """PSF fraction of a region on the sky-pixel grid, the way ``xrtmkarf`` (``psfflag=yes``) counts it.
 
-These are the conventions of HEASoft's ``xrtmkarf`` 0.6.3 (HEASoft 6.20, also the current
-release), read from its documented behaviour and its source, and checked against its ARFs in
-``../shared/reference/heasoft-products`` (equal to 1e-5):
+These are the conventions of HEASoft's ``xrtmkarf`` 0.6.3 (HEASoft 6.20), read from its help page
+and its source, and checked against its ARFs in ``../shared/reference/heasoft-products`` (equal
+to 3e-6):
 
 * **PSF model.** The CALDB coefficient table (``PC_PSF_COEF``/``WT_PSF_COEF``, rows
   ``P0..P3``) gives, for off-axis angle :math:`\\theta` and energy :math:`E`,
