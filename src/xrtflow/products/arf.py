@@ -108,7 +108,7 @@ def psf_fraction(
     Raises
     ------
     ValueError
-        The region holds no pixel of the grid.
+        The region holds no pixel of the grid, or the map is not on the grid.
     """
     mask = region_pixel_mask(region, wcs, shape)
     if not mask.any():
@@ -119,6 +119,11 @@ def psf_fraction(
         )
     relative = None
     if expomap is not None:
+        if np.shape(expomap) != tuple(shape):
+            raise ValueError(
+                f"exposure map of shape {np.shape(expomap)} is not on the {tuple(shape)} sky grid "
+                "of the events: make it from the same event file"
+            )
         peak = float(np.max(expomap))
         relative = np.asarray(expomap, float) / peak if peak > 0 else np.zeros(shape)
     sx, sy = source_pixel(region.center if source is None else source, wcs)
