@@ -146,11 +146,11 @@ def _gz(hdul: fits.HDUList, path) -> None:
     path.write_bytes(gzip.compress(buf.getvalue(), mtime=0))
 
 
-def _attitude(path) -> None:
+def _attitude(path, dra_arcmin: float = 0.0) -> None:
     rng = np.random.default_rng(5)
     t = np.arange(T0 - 50, T0 + 2400, 1.0)
     jitter = 1.0 / 3600  # 1" wander
-    ra = RA0 + rng.normal(0, jitter, len(t)) / np.cos(np.radians(DEC0))
+    ra = RA0 + (dra_arcmin / 60 + rng.normal(0, jitter, len(t))) / np.cos(np.radians(DEC0))
     dec = DEC0 + rng.normal(0, jitter, len(t))
     att = fits.BinTableHDU.from_columns(
         [
@@ -477,6 +477,69 @@ def test_expomap(run, tmp_path):
     assert (img[400:600, 200:800] < 0.05 * EXPOSURE).sum() > 150
 
 
+def test_expomap_vignetting_like_xrtexpocorr(run, tmp_path):
+    from xrtflow.products.expomap import instrument_map
+
+    # xrtexpocorr: 1 - (PAR0 PAR1^E + PAR2) theta^2, theta from raw pixel (300, 300) at 2.36"/pixel
+    v = SWIFT_XRT_VIGNETTING
+    inst = instrument_map(None, 4.0, v, apply_vignetting=True)
+    assert inst[300, 300] == 1.0
+    for dx, dy in ((250, 0), (-120, 200)):
+        theta = np.hypot(dx, dy) * 2.36 / 60
+        expected = 1 - (v.par0 * v.par1**4.0 + v.par2) * theta**2
+        assert inst[300 + dy, 300 + dx] == pytest.approx(expected, rel=1e-12)
+    config = {
+        **run["config"],
+        "products": {
+            **run["config"]["products"],
+            "expomap_vignetting": True,
+            "expomap_energy": 4.0,
+        },
+    }
+    path = native.expomap(
+        OBSID, run["evt"], run["att"], run["hk"], tmp_path, config, tmp_path, None
+    )
+    with fits.open(path) as hdul:
+        img, h = hdul[0].data, hdul[0].header
+    assert h["VIGNAPP"] is True and h["XRTVIGEN"] == 4.0
+    # 8' from the pointing along +X (roll 30 deg: not along a detector axis)
+    r_pix = int(round(8 / PIXEL_ARCMIN))
+    theta = r_pix * PIXEL_ARCMIN * 2.36 / (PIXEL_ARCMIN * 60)
+    expected = 1 - (v.par0 * v.par1**4.0 + v.par2) * theta**2
+    assert img[499, 499 + r_pix] / img[499, 499] == pytest.approx(expected, abs=0.01)
+
+
+def test_expomap_uses_the_attitude_file_of_attflag(run, tmp_path):
+    from xrtflow.products.expomap import choose_attitude_file
+
+    archive = tmp_path / "archive" / OBSID
+    hdul = _event_hdul()
+    for hdu in hdul[:2]:
+        hdu.header["ATTFLAG"] = "100"  # spacecraft attitude (sat), not the corrected pat
+    _gz(hdul, archive / naming.archive_event(OBSID))
+    pat, sat = (
+        archive / naming.archive_attitude(OBSID),
+        archive / naming.archive_attitude(OBSID, "sat"),
+    )
+    _attitude(pat)
+    _attitude(sat, dra_arcmin=2.0)  # 2' east of the pat pointing
+    header = {"ATTFLAG": "100", "OBS_ID": OBSID}
+    assert choose_attitude_file(header, pat) == sat
+    assert choose_attitude_file({"ATTFLAG": "110", "OBS_ID": OBSID}, sat) == pat
+    out, cfg = tmp_path / "out", run["config"]
+    evt = native.pipeline(OBSID, archive, out, TARGET, cfg, tmp_path, None)
+    # ATTFLAG 100: given the staged pat file, the map is made from the sat file next to it
+    maps = {"sat": native.expomap(OBSID, evt, pat, run["hk"], out / "a", cfg, tmp_path, None)}
+    with fits.open(evt, mode="update") as f:
+        for hdu in f[:2]:
+            hdu.header["ATTFLAG"] = "110"
+    maps["pat"] = native.expomap(OBSID, evt, pat, run["hk"], out / "b", cfg, tmp_path, None)
+    maps = {k: fits.getdata(v) for k, v in maps.items()}
+    # the footprint follows the sat pointing: 2' east = -2'/pixel along X
+    cx = {k: np.average(np.nonzero(m > 0)[1], weights=m[m > 0]) for k, m in maps.items()}
+    assert cx["sat"] - cx["pat"] == pytest.approx(-2.0 / PIXEL_ARCMIN, abs=1.0)
+
+
 def test_deterministic(run, tmp_path):
     out = tmp_path / "again"
     cfg = run["config"]
@@ -513,23 +576,27 @@ def test_arf_equals_onaxis_times_vignetting_times_psf(run):
         h = hdul["SPECRESP"].header
         arf = hdul["SPECRESP"].data
     assert h["HDUCLAS1"] == "RESPONSE" and h["HDUCLAS2"] == "SPECRESP"
+    # the fixture's RMF has no matrix: the ARF keeps the on-axis ARF's grid
     np.testing.assert_allclose(arf["ENERG_LO"], on["ENERG_LO"])
-    # no bad pixel close to the source: the bad-pixel correction is ~1
+    # no bad pixel close to the source: the exposure correction is ~1
     assert h["BPCORR"] == pytest.approx(1.0, abs=2e-3)
-    # independent computation at 1.5 keV and 4 keV
-    theta = SkyCoord(RA0, DEC0, unit="deg").separation(TARGET).to_value(u.arcmin)
-    assert h["OFFAXIS"] == pytest.approx(theta, abs=0.05)
+    # off-axis angle as xrtmkarf: target to RA_PNT/DEC_PNT in pixels of 2.36"
+    sep = SkyCoord(RA0, DEC0, unit="deg").separation(TARGET).to_value(u.arcsec)
+    theta = sep / (PIXEL_ARCMIN * 60) * 2.36 / 60
+    assert h["OFFAXIS"] == pytest.approx(theta, abs=1e-3)
     for energy in (1.5, 4.0):
         k = int(np.argmin(np.abs(0.5 * (on["ENERG_LO"] + on["ENERG_HI"]) - energy)))
         e = 0.5 * (on["ENERG_LO"][k] + on["ENERG_HI"][k])
         v = SWIFT_XRT_VIGNETTING
         vig = 1 - (v.par0 * v.par1**e + v.par2) * theta**2
+        # King profile with xrtmkarf's units (off-axis / 0.1', energy / 0.1 keV), in pixels
         c = SWIFT_XRT_PSF.as_array()
-        rc = (c[2, 0] + c[2, 1] * theta + c[2, 2] * e + c[2, 3] * e * theta) * PIXEL_ARCMIN
-        beta = c[3, 0] + c[3, 1] * theta + c[3, 2] * e + c[3, 3] * e * theta
-        # King profile integrated numerically out to 3'
-        r = np.linspace(0, 3.0, 200001)
+        t, x = theta / 0.1, e / 0.1
+        rc = c[2, 0] + c[2, 1] * t + c[2, 2] * x + c[2, 3] * x * t
+        beta = c[3, 0] + c[3, 1] * t + c[3, 2] * x + c[3, 3] * x * t
+        r = np.linspace(0, 180.0 / (PIXEL_ARCMIN * 60), 200001)
         prof = (beta - 1) / (np.pi * rc**2) * (1 + (r / rc) ** 2) ** (-beta) * 2 * np.pi * r
         eef = np.trapezoid(prof, r)
         expected = on["SPECRESP"][k] * vig * eef * h["BPCORR"]
+        # the pixel rings blur the region's edge by ~1e-3
         assert arf["SPECRESP"][k] == pytest.approx(expected, rel=2e-3)

@@ -2,7 +2,7 @@
 
 Both are analytic parameterisations stored in the XRT CALDB as small coefficient tables:
 
-* **PSF** (CALDB ``swxpsf20010101v004``, extension ``PSF_COEF``; Moretti et al. 2005, SPIE 5898, 360):
+* **PSF** (CALDB ``swxpsf20010101v004``, extension ``PC_PSF_COEF`` or ``PSF_COEF``; Moretti et al. 2005, SPIE 5898, 360):
   a Gaussian plus a King profile,
 
   .. math::
@@ -23,6 +23,14 @@ Both are analytic parameterisations stored in the XRT CALDB as small coefficient
 The coefficient values below are published calibration facts copied from those CALDB files; the
 files themselves are *not* needed (``read_psf_coefficients`` / ``read_vignetting_coefficients``
 read either the real files or the ones :mod:`xrtflow.simulate` writes).
+
+Units of the PSF coefficients: this module (and so the simulator) reads the table with
+:math:`\\theta` in arcmin and :math:`E` in keV, as the header says and as ``xrtlccorr`` does;
+``xrtmkarf`` (0.6.3, HEASoft 6.20) evaluates it with :math:`\\theta / 0.1'` and
+:math:`E / 0.1\\,keV` and weights the Gaussian by amplitude, not flux.
+:mod:`xrtflow.products.psf` follows ``xrtmkarf`` so that the native ARF equals HEASoft's. The
+extension is ``PC_PSF_COEF``/``WT_PSF_COEF`` in the CALDB files ``xrtmkarf`` reads, ``PSF_COEF``
+in older and simulated ones; :func:`read_psf_coefficients` accepts both.
 
 Normalisation: :func:`psf_profile` is a surface density normalised to unit integral over the
 whole plane (per arcmin^2); :func:`psf_encircled_fraction` is its exact (closed-form) integral
@@ -88,7 +96,8 @@ SWIFT_XRT_VIGNETTING = VignettingCoefficients(
 )
 
 
-def _table(coefficients: PsfCoefficients | ArrayLike | None) -> np.ndarray:
+def psf_coefficient_table(coefficients: PsfCoefficients | ArrayLike | None) -> np.ndarray:
+    """The 4 x 4 coefficient table (rows P0..P3, columns COEF0..COEF3); default v004."""
     if coefficients is None:
         coefficients = SWIFT_XRT_PSF
     if isinstance(coefficients, PsfCoefficients):
@@ -119,7 +128,7 @@ def psf_parameters(
     -------
     weight, sigma_arcmin, rc_arcmin, beta : numpy.ndarray
     """
-    c = _table(coefficients)
+    c = psf_coefficient_table(coefficients)
     e = np.asarray(energy_keV, dtype=float)
     t = np.asarray(offaxis_arcmin, dtype=float)
     p = [c[i, 0] + c[i, 1] * t + c[i, 2] * e + c[i, 3] * e * t for i in range(4)]
@@ -230,21 +239,38 @@ def vignetting(
     return np.clip(1.0 - (p0 * p1**e + p2) * t**2, 0.0, 1.0)
 
 
-def read_psf_coefficients(path: str | PathLike) -> PsfCoefficients:
-    """Read a CALDB PSF coefficient file (extension ``PSF_COEF``, rows ``P0``..``P3``)."""
+#: PSF coefficient extensions by read-out mode: HEASoft >= 6.11 files (``xrtmkarf`` 0.5.9 on) name
+#: them ``PC_PSF_COEF``/``WT_PSF_COEF``; older files and the simulated CALDB have ``PSF_COEF``.
+PSF_EXTENSIONS = {"PC": ("PC_PSF_COEF", "PSF_COEF"), "WT": ("WT_PSF_COEF", "PSF_COEF")}
+
+
+def read_psf_coefficients(path: str | PathLike, mode: str = "PC") -> PsfCoefficients:
+    """Read a CALDB PSF coefficient file (rows ``P0``..``P3``, columns ``COEF0``..``COEF3``).
+
+    The extension is ``PC_PSF_COEF`` (or ``WT_PSF_COEF`` for ``mode="WT"``) as ``xrtmkarf`` reads
+    it, else ``PSF_COEF``.
+    """
     from astropy.io import fits
 
+    wanted = PSF_EXTENSIONS.get(str(mode).upper(), PSF_EXTENSIONS["PC"])
     with fits.open(path) as hdul:
-        data = hdul["PSF_COEF"].data
-        names = [str(p).strip().upper() for p in data["PAR"]]
+        names = [h.name for h in hdul]
+        ext = next((e for e in wanted if e in names), None)
+        if ext is None:
+            raise ValueError(
+                f"{path}: no PSF coefficient extension {' or '.join(wanted)} "
+                f"(extensions: {names[1:]}); give a Swift-XRT CALDB PSF file"
+            )
+        data = hdul[ext].data
+        rows_by_name = [str(p).strip().upper() for p in data["PAR"]]
         rows = []
         for i in range(4):
             try:
-                k = names.index(f"P{i}")
+                k = rows_by_name.index(f"P{i}")
             except ValueError:
-                raise ValueError(f"{path}: PSF_COEF has no row P{i} (rows: {names})") from None
+                raise ValueError(f"{path}: {ext} has no row P{i} (rows: {rows_by_name})") from None
             rows.append(tuple(float(data[f"COEF{j}"][k]) for j in range(4)))
-        filename = hdul["PSF_COEF"].header.get("FILENAME", str(path))
+        filename = hdul[ext].header.get("FILENAME", str(path))
     return PsfCoefficients(table=tuple(rows), source=str(filename))
 
 

@@ -32,6 +32,7 @@ from xrtflow.products.expomap import (
     REFERENCE_ENERGY_KEV,
     AttitudePositions,
     bin_attitude,
+    choose_attitude_file,
     instrument_map,
     make_exposure_map,
     read_attitude,
@@ -71,7 +72,7 @@ def _coefficients(config: Mapping, date) -> tuple[object, object]:
     """PSF and vignetting coefficients from the CALDB; built-in CALDB values if unavailable."""
     try:
         cal = _caldb(config)
-        psf = read_psf_coefficients(cal.psf(date))
+        psf = read_psf_coefficients(cal.psf(date), _mode(config))
         vig = read_vignetting_coefficients(cal.vignetting(date))
     except Exception as exc:  # no CALDB configured/readable: the constants are the CALDB's
         logger.warning("PSF/vignetting from built-in CALDB constants (%s)", exc)
@@ -179,14 +180,17 @@ def expomap(
     with log_to_file(log):
         events = read_events(event_file, obsid=obsid, mode=mode)
         _, vig = _coefficients(config, _obs_date(events))
+        attitude_file = choose_attitude_file(events.header, attitude_file)
         positions = _positions(attitude_file, events)
         # xrtexpomap's vigflag defaults to no: xrtmkarf applies the vignetting itself.
-        apply_vignetting = bool(config.get("products", {}).get("expomap_vignetting", False))
-        inst = instrument_map(
-            events.badpix, REFERENCE_ENERGY_KEV, vig, apply_vignetting=apply_vignetting
-        )
+        pcfg = _products_cfg(config)
+        apply_vignetting = bool(pcfg.get("expomap_vignetting", False))
+        energy = float(pcfg.get("expomap_energy", REFERENCE_ENERGY_KEV))
+        inst = instrument_map(events.badpix, energy, vig, apply_vignetting=apply_vignetting)
         image = make_exposure_map(events, positions, inst)
-        write_exposure_map(dest, image, events, len(positions), vignetting_applied=apply_vignetting)
+        write_exposure_map(
+            dest, image, events, len(positions), energy, vignetting_applied=apply_vignetting
+        )
         logger.info(
             "ObsID %s: exposure map from %d attitude bins -> %s", obsid, len(positions), dest
         )
@@ -295,19 +299,35 @@ def products(
         logger.info("RMF %s -> %s; on-axis ARF %s", rmf_src, out["rmf"], onaxis)
 
         psf, vig = _coefficients(config, date)
-        positions = _positions(attitude_file, events)
+        h = events.header
+        # xrtmkarf's optical axis is the nominal pointing; the attitude only if it is missing
+        pointing = (
+            (float(h["RA_PNT"]), float(h["DEC_PNT"]))
+            if "RA_PNT" in h and "DEC_PNT" in h
+            else _positions(attitude_file, events)
+        )
         elo, ehi, specresp, info = make_arf(
             onaxis,
             src_reg,
-            positions,
+            events.wcs,
+            pointing,
             psf,
             vig,
             expomap=expo,
-            exposure=expo_exposure,
-            wcs=events.wcs,
             map_has_vignetting=map_has_vig,
+            rmf=out["rmf"],
+            shape=events.image_shape,
         )
-        write_arf(out["arf"], elo, ehi, specresp, events, info, onaxis_name=Path(onaxis).name)
+        write_arf(
+            out["arf"],
+            elo,
+            ehi,
+            specresp,
+            events,
+            info,
+            onaxis_name=Path(onaxis).name,
+            rmf_name=out["rmf"].name,
+        )
         logger.info(
             "ObsID %s: %d source / %d background counts; BACKSCAL %.4g / %.4g; ARF %s",
             obsid,

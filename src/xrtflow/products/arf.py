@@ -1,57 +1,49 @@
-"""Native equivalent of ``xrtmkarf`` (``psfflag=yes``, ``extended=no``): the source ARF.
+"""Native equivalent of ``xrtmkarf`` (``psfflag=yes``, ``extended=no``, ``offaxis=-99``): the ARF.
 
 .. math::
 
-    ARF(E) = A_{on}(E)\\; \\bar V(E)\\; F_{PSF}(E, \\bar\\theta, \\text{region})\\; C_{bad}
+    ARF(E) = A_{on}(E)\\; V(E, \\theta)\\; F_{PSF}(E, \\theta, \\text{region}, \\text{exposure map})
 
-* :math:`A_{on}` -- the on-axis effective area of the CALDB (``inarffile=CALDB``: mirror, filter
-  and CCD quantum efficiency for the observation's mode, grades and epoch).
-* :math:`\\bar V(E) = \\sum_i f_i V(E, \\theta_i)` -- the vignetting at the source's off-axis angle
-  :math:`\\theta_i` for every attitude bin :math:`i` (exposure fraction :math:`f_i`), i.e. the
-  exposure-weighted vignetting over the attitude (``xrtmkarf`` evaluates the vignetting at the
-  off-axis angle of the source computed from the exposure map/attitude).
-* :math:`F_{PSF}` -- the fraction of the point source's photons inside the region (circle or
-  annulus, centred on the source) from the King+Gauss PSF of the CALDB at the exposure-weighted
-  mean off-axis angle; energy dependent (``psfflag=yes``). Extended sources (``extended=yes``)
-  are not supported.
-* :math:`C_{bad}` -- with an exposure map (``expofile``), the PSF-weighted fraction of the region
-  that is actually exposed, which corrects for bad pixels/columns and the field edge:
-  :math:`\\sum_{pix} PSF(r) w / \\sum_{pix} PSF(r)` with :math:`w` the exposure map divided by the
-  exposure and by its own 1.5 keV vignetting (so that vignetting is not counted twice), PSF at
-  1.5 keV. ``xrtmkarf`` makes the same correction from the (vignetting-free) ``xrtexpomap`` map,
-  on a box of ``arfboxsize`` pixels.
+following ``xrtmkarf`` 0.6.3 (HEASoft 6.20), which it equals to 3e-6 on the reference
+ObsIDs (``tests/test_products_arf_reference.py``):
 
-Differences from ``xrtmkarf``: the PSF fraction is the analytic integral over the exact region
-(``xrtmkarf`` integrates the PSF image on a pixel grid); :math:`C_{bad}` is energy independent.
+* :math:`A_{on}` -- the on-axis ARF of the CALDB, linearly interpolated (in bin centres, constant
+  beyond the ends) onto the energy grid of the RMF (the output grid), as ``xrtmkarf`` does.
+* :math:`\\theta` -- one off-axis angle: from the region centre (the source position, ``srcx=-1``)
+  to the nominal pointing ``RA_PNT``/``DEC_PNT`` on the sky grid, at 2.36"/pixel
+  (:func:`xrtflow.products.psf.optical_axis_sky`). Not exposure weighted: ``xrtmkarf`` uses the
+  nominal pointing whatever the attitude did.
+* :math:`V = 1 - (PAR0\\, PAR1^E + PAR2)\\,\\theta^2` (clipped at 0) from the CALDB vignetting
+  coefficients, or 1 if the exposure map already holds the vignetting (``VIGNAPP = T``).
+* :math:`F_{PSF}` -- the King (+ Gaussian) PSF of the CALDB coefficients integrated over the
+  region's sky pixels in one-pixel rings, each ring weighted by the region's exposure relative to
+  the map's maximum (:mod:`xrtflow.products.psf`): bad columns, the CCD edge, the pixel grid and
+  annuli (pile-up excision) count as in ``xrtmkarf``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import astropy.units as u
 import numpy as np
 from astropy.coordinates import SkyCoord
 from astropy.io import fits
 from astropy.wcs import WCS
 from regions import SkyRegion
 
-from xrtflow.calibration import (
-    PIXEL_ARCMIN,
-    psf_annulus_fraction,
-    psf_profile,
-    vignetting,
-)
+from xrtflow.calibration import vignetting
 
 from .events import EventList
 from .expomap import REFERENCE_ENERGY_KEV, AttitudePositions
-from .regions import region_pixel_mask, region_radii_arcmin
+from .psf import offaxis_arcmin, optical_axis_sky, ring_psf_fraction, ring_weights
+from .regions import region_pixel_mask
 
 __all__ = [
     "read_arf",
-    "offaxis_angles",
+    "read_energy_grid",
+    "source_pixel",
+    "xrtmkarf_offaxis",
     "psf_fraction",
-    "bad_pixel_correction",
     "make_arf",
     "write_arf",
 ]
@@ -69,111 +61,167 @@ def read_arf(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         )
 
 
-def offaxis_angles(source: SkyCoord, positions: AttitudePositions) -> np.ndarray:
-    """Off-axis angle (arcmin) of ``source`` for every attitude bin."""
-    pnt = SkyCoord(positions.ra * u.deg, positions.dec * u.deg, frame="icrs")
-    return np.asarray(pnt.separation(source.icrs).to_value(u.arcmin), float)
+def read_energy_grid(rmf: str | Path) -> tuple[np.ndarray, np.ndarray] | None:
+    """``ENERG_LO``, ``ENERG_HI`` of an RMF's matrix extension (``None`` if it has none)."""
+    with fits.open(rmf, memmap=False) as hdul:
+        for hdu in hdul[1:]:
+            cols = getattr(hdu, "columns", None)
+            if cols is not None and {"ENERG_LO", "ENERG_HI"} <= set(cols.names):
+                return (
+                    np.asarray(hdu.data["ENERG_LO"], float),
+                    np.asarray(hdu.data["ENERG_HI"], float),
+                )
+    return None
+
+
+def source_pixel(source: SkyCoord, wcs: WCS) -> tuple[float, float]:
+    """1-based sky pixel ``(X, Y)`` of ``source`` (the region centre ``extractor`` records)."""
+    px, py = wcs.world_to_pixel(source)
+    return float(px) + 1.0, float(py) + 1.0
+
+
+def xrtmkarf_offaxis(
+    source: SkyCoord, wcs: WCS, pointing: tuple[float, float]
+) -> tuple[float, tuple[float, float]]:
+    """Off-axis angle (arcmin) of ``source`` and the optical-axis sky pixel, as ``xrtmkarf``."""
+    sx, sy = source_pixel(source, wcs)
+    crval1, crval2 = (float(v) for v in wcs.wcs.crval)
+    ax, ay = optical_axis_sky(float(pointing[0]), float(pointing[1]), crval1, crval2)
+    return offaxis_arcmin(sx, sy, ax, ay), (ax, ay)
 
 
 def psf_fraction(
-    region: SkyRegion, energy_keV: np.ndarray, offaxis_arcmin: float, psf_coefficients=None
-) -> np.ndarray:
-    """Encircled (circle) or annular fraction of a point source centred in ``region``."""
-    r_in, r_out = region_radii_arcmin(region)
-    return psf_annulus_fraction(r_in, r_out, energy_keV, offaxis_arcmin, psf_coefficients)
-
-
-def bad_pixel_correction(
     region: SkyRegion,
-    source: SkyCoord,
     wcs: WCS,
-    expomap: np.ndarray,
-    exposure: float,
-    positions: AttitudePositions,
-    offaxis_arcmin: float,
+    shape: tuple[int, int],
+    energy_keV: np.ndarray,
+    offaxis: float,
+    expomap: np.ndarray | None = None,
     psf_coefficients=None,
-    vignetting_coefficients=None,
-    map_has_vignetting: bool = True,
-    energy_keV: float = REFERENCE_ENERGY_KEV,
-) -> float:
-    """PSF-weighted exposed fraction of the region (1 when no pixel is lost)."""
-    mask = region_pixel_mask(region, wcs, expomap.shape)
-    jj, ii = np.nonzero(mask)
-    if len(ii) == 0 or exposure <= 0:
-        return 1.0
-    sx, sy = wcs.world_to_pixel(source)
-    r_arcmin = np.hypot(ii - float(sx), jj - float(sy)) * PIXEL_ARCMIN
-    weight = psf_profile(r_arcmin, energy_keV, offaxis_arcmin, psf_coefficients)
-    w = expomap[jj, ii] / exposure
-    if map_has_vignetting:
-        world = wcs.pixel_to_world(ii, jj)
-        vig = np.zeros(len(ii))
-        for ra, dec, frac in zip(positions.ra, positions.dec, positions.fraction, strict=True):
-            theta = world.separation(SkyCoord(ra * u.deg, dec * u.deg, frame="icrs"))
-            vig += frac * vignetting(energy_keV, theta.to_value(u.arcmin), vignetting_coefficients)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            w = np.where(vig > 0, w / vig, 0.0)
-    w = np.clip(w, 0.0, 1.0)
-    return float(np.sum(weight * w) / np.sum(weight))
+    source: SkyCoord | None = None,
+) -> np.ndarray:
+    """Fraction of a point source's photons counted in ``region`` (circle or annulus).
+
+    ``expomap`` (sky exposure map on the event grid) weights every pixel by its exposure relative
+    to the map's maximum; without it every region pixel counts fully.
+
+    Raises
+    ------
+    ValueError
+        The region holds no pixel of the grid, or the map is not on the grid.
+    """
+    mask = region_pixel_mask(region, wcs, shape)
+    if not mask.any():
+        c = region.center.icrs
+        raise ValueError(
+            f"the region centred at RA={c.ra.deg:.5f} Dec={c.dec.deg:.5f} holds no sky pixel of "
+            f"the {shape[1]}x{shape[0]} event grid: check the region file against the event file"
+        )
+    relative = None
+    if expomap is not None:
+        if np.shape(expomap) != tuple(shape):
+            raise ValueError(
+                f"exposure map of shape {np.shape(expomap)} is not on the {tuple(shape)} sky grid "
+                "of the events: make it from the same event file"
+            )
+        peak = float(np.max(expomap))
+        relative = np.asarray(expomap, float) / peak if peak > 0 else np.zeros(shape)
+    sx, sy = source_pixel(region.center if source is None else source, wcs)
+    weights = ring_weights(mask, relative, sx, sy)
+    return ring_psf_fraction(weights, energy_keV, offaxis, psf_coefficients)
+
+
+def _mean_pointing(positions: AttitudePositions) -> tuple[float, float]:
+    """Exposure-weighted mean pointing (fallback when the header has no ``RA_PNT``/``DEC_PNT``)."""
+    ra, dec = np.radians(positions.ra), np.radians(positions.dec)
+    w = positions.fraction
+    x = np.sum(w * np.cos(dec) * np.cos(ra))
+    y = np.sum(w * np.cos(dec) * np.sin(ra))
+    z = np.sum(w * np.sin(dec))
+    return float(np.degrees(np.arctan2(y, x)) % 360.0), float(
+        np.degrees(np.arctan2(z, np.hypot(x, y)))
+    )
 
 
 def make_arf(
     onaxis_arf: str | Path,
     region: SkyRegion,
-    positions: AttitudePositions,
+    wcs: WCS,
+    pointing: tuple[float, float] | AttitudePositions,
     psf_coefficients=None,
     vignetting_coefficients=None,
-    source: SkyCoord | None = None,
     expomap: np.ndarray | None = None,
-    exposure: float | None = None,
-    wcs: WCS | None = None,
-    map_has_vignetting: bool = True,
+    map_has_vignetting: bool = False,
+    rmf: str | Path | None = None,
+    shape: tuple[int, int] | None = None,
+    source: SkyCoord | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
-    """Compute the source ARF (see the module notes).
+    """Compute the source ARF like ``xrtmkarf`` (see the module notes).
+
+    Parameters
+    ----------
+    onaxis_arf : path
+        On-axis ARF of the CALDB (``inarffile``).
+    region : SkyRegion
+        Extraction region (circle or annulus); its centre is the source position.
+    wcs : WCS
+        Sky WCS of the event file (``X``/``Y`` columns).
+    pointing : (RA_PNT, DEC_PNT) in deg, or AttitudePositions
+        Nominal pointing of the event header; binned attitude only as a fallback (its
+        exposure-weighted mean).
+    psf_coefficients, vignetting_coefficients : optional
+        CALDB coefficients (defaults: the built-in v004 / v001 values).
+    expomap : (ny, nx) array, optional
+        Sky exposure map (``expofile``); ``None`` as ``expofile=NONE``.
+    map_has_vignetting : bool
+        The map's ``VIGNAPP``: if true the vignetting is not applied again.
+    rmf : path, optional
+        RMF whose energy grid the ARF takes; the on-axis ARF's grid if ``None`` or matrix-less.
+    shape : (ny, nx), optional
+        Sky grid shape (default: the exposure map's, else 1000 x 1000).
 
     Returns
     -------
     energ_lo, energ_hi, specresp : numpy.ndarray
     info : dict
-        ``offaxis`` (exposure-weighted mean, arcmin), ``bad_pixel_correction``,
-        ``psf_fraction_1p5keV``, ``vignetting_1p5keV``.
+        ``offaxis`` (arcmin), ``src_x``/``src_y`` (sky pixel), ``psf_fraction_1p5keV``,
+        ``vignetting_1p5keV`` and ``bad_pixel_correction`` (PSF fraction with the exposure map
+        over the one without, at 1.5 keV).
     """
-    elo, ehi, aon = read_arf(onaxis_arf)
+    a_lo, a_hi, aon = read_arf(onaxis_arf)
+    grid = read_energy_grid(rmf) if rmf is not None else None
+    elo, ehi = grid if grid is not None else (a_lo, a_hi)
     emid = 0.5 * (elo + ehi)
+    # xrtmkarf: linear in bin centres, constant beyond the ends (np.interp's convention)
+    area = np.interp(emid, 0.5 * (a_lo + a_hi), aon)
     source = region.center if source is None else source
-    theta = offaxis_angles(source, positions)
-    theta_mean = float(np.sum(positions.fraction * theta))
-    vig = np.sum(
-        positions.fraction[:, None]
-        * vignetting(emid[None, :], theta[:, None], vignetting_coefficients),
-        axis=0,
+    if isinstance(pointing, AttitudePositions):
+        pointing = _mean_pointing(pointing)
+    theta, _ = xrtmkarf_offaxis(source, wcs, pointing)
+    if shape is None:
+        shape = expomap.shape if expomap is not None else (1000, 1000)
+    vig = (
+        np.ones_like(emid)
+        if map_has_vignetting
+        else vignetting(emid, theta, vignetting_coefficients)
     )
-    psf = psf_fraction(region, emid, theta_mean, psf_coefficients)
-    corr = 1.0
-    if expomap is not None and wcs is not None and exposure:
-        corr = bad_pixel_correction(
-            region,
-            source,
-            wcs,
-            expomap,
-            float(exposure),
-            positions,
-            theta_mean,
-            psf_coefficients,
-            vignetting_coefficients,
-            map_has_vignetting,
-        )
+    energies = np.append(emid, REFERENCE_ENERGY_KEV)
+    psf = psf_fraction(region, wcs, shape, energies, theta, expomap, psf_coefficients, source)
+    flat = psf_fraction(
+        region, wcs, shape, REFERENCE_ENERGY_KEV, theta, None, psf_coefficients, source
+    )
+    sx, sy = source_pixel(source, wcs)
     info = {
-        "offaxis": theta_mean,
-        "bad_pixel_correction": corr,
-        "psf_fraction_1p5keV": float(
-            psf_fraction(region, REFERENCE_ENERGY_KEV, theta_mean, psf_coefficients)
-        ),
+        "offaxis": theta,
+        "src_x": sx,
+        "src_y": sy,
+        "psf_fraction_1p5keV": float(psf[-1]),
         "vignetting_1p5keV": float(
-            np.sum(positions.fraction * vignetting(1.5, theta, vignetting_coefficients))
+            vignetting(REFERENCE_ENERGY_KEV, theta, vignetting_coefficients)
         ),
+        "bad_pixel_correction": float(psf[-1] / flat) if flat > 0 else 0.0,
     }
-    return elo, ehi, aon * vig * psf * corr, info
+    return elo, ehi, area * vig * psf[:-1], info
 
 
 def write_arf(
@@ -184,8 +232,13 @@ def write_arf(
     events: EventList,
     info: dict | None = None,
     onaxis_name: str = "",
+    rmf_name: str = "",
 ) -> Path:
-    """Write an OGIP ARF (``SPECRESP`` extension, OGIP CAL/GEN/92-002)."""
+    """Write an OGIP ARF (``SPECRESP`` extension, OGIP CAL/GEN/92-002).
+
+    Besides ``xrtmkarf``'s keywords (``RESPFILE``, ``XRTSX``/``XRTSY``) it records the off-axis
+    angle and the 1.5 keV PSF fraction, vignetting and exposure correction from ``info``.
+    """
     cols = [
         fits.Column("ENERG_LO", "E", unit="keV", array=energ_lo),
         fits.Column("ENERG_HI", "E", unit="keV", array=energ_hi),
@@ -206,14 +259,21 @@ def write_arf(
     h["EXTENDED"] = (False, "point-source ARF")
     if onaxis_name:
         h["INARFFIL"] = (onaxis_name, "on-axis ARF used")
-    for key, name in (
-        ("offaxis", "OFFAXIS"),
-        ("bad_pixel_correction", "BPCORR"),
-        ("psf_fraction_1p5keV", "PSFFR15"),
-        ("vignetting_1p5keV", "VIGN15"),
+    if rmf_name:
+        h["RESPFILE"] = (rmf_name, "RMF file used to get the energies")
+    info = info or {}
+    if "src_x" in info and "src_y" in info:
+        # xrtmkarf writes the truncated source position under these names
+        h["XRTSX"] = (int(info["src_x"]), "source sky x coordinate")
+        h["XRTSY"] = (int(info["src_y"]), "source sky y coordinate")
+    for key, name, comment in (
+        ("offaxis", "OFFAXIS", "[arcmin] off-axis angle (xrtmkarf convention)"),
+        ("bad_pixel_correction", "BPCORR", "PSF fraction with / without exposure map"),
+        ("psf_fraction_1p5keV", "PSFFR15", "PSF fraction in the region at 1.5 keV"),
+        ("vignetting_1p5keV", "VIGN15", "vignetting at 1.5 keV"),
     ):
-        if info and key in info:
-            h[name] = float(info[key])
+        if key in info:
+            h[name] = (float(info[key]), comment)
     h["CREATOR"] = "xrtflow.products.arf"
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -3,9 +3,14 @@
 The map is built the way ``xrtexpomap`` builds it, with simplifications listed below:
 
 1. An *instrument map* on the 600 x 600 detector: 1 for good pixels, 0 for the bad pixels and
-   column segments of the event file's ``BADPIX`` extension, multiplied by the telescope vignetting
-   at a reference energy (1.5 keV, the ``energy`` parameter of ``xrtexpomap``; ``vigflag=yes``).
-2. The attitude (``POINTING`` = RA, Dec, roll of the attitude file) is sampled over the good time
+   column segments of the event file's ``BADPIX`` extension; with ``vigflag=yes`` multiplied,
+   like ``xrtexpocorr`` (which ``xrtexpomap`` runs on the raw instrument map), by the vignetting
+   :math:`1 - (PAR0\\,PAR1^E + PAR2)\\,\\theta^2` at one energy (``energy``, 1.5 keV by default),
+   :math:`\\theta` the distance of the raw pixel (0-based) from ``RAWX = RAWY = 300`` at 2.36"
+   per pixel, clipped at 0; the map then carries ``VIGNAPP = T`` and ``XRTVIGEN``.
+2. The attitude file is the one the event file's ``ATTFLAG`` names (``100`` sat, ``110`` pat,
+   ``101``/``111`` uat; :func:`choose_attitude_file`), as xrtpipeline chooses it.
+   The attitude (``POINTING`` = RA, Dec, roll of the attitude file) is sampled over the good time
    intervals and binned into a few positions: samples whose pointings agree within
    ``tolerance_pix`` sky pixels (2.4" ~ 1 pixel, as ``xrtexpomap checkattitude=yes``) and 0.1 deg
    of roll share a bin; the tolerance doubles until at most ``max_positions`` bins remain.
@@ -27,7 +32,7 @@ import numpy as np
 from astropy.io import fits
 from astropy.wcs import WCS
 
-from xrtflow.calibration import PIXEL_ARCMIN, SWIFT_XRT_VIGNETTING, vignetting
+from xrtflow.calibration import SWIFT_XRT_VIGNETTING, vignetting
 
 from .events import EventList, wcs_header
 
@@ -39,6 +44,8 @@ __all__ = [
     "AttitudePositions",
     "read_attitude",
     "bin_attitude",
+    "VIGNETTING_CENTER_RAW",
+    "choose_attitude_file",
     "instrument_map",
     "sky_to_detector",
     "make_exposure_map",
@@ -53,6 +60,10 @@ OPTICAL_AXIS = (300.5, 300.5)
 ROLL_OFFSET_DEG = 0.0
 #: Energy (keV) at which the vignetting is evaluated, as ``xrtexpomap``'s ``energy`` parameter.
 REFERENCE_ENERGY_KEV = 1.5
+#: 0-based raw pixel from which ``xrtexpocorr`` measures the off-axis angle (``CCD_CENTERX/Y``).
+VIGNETTING_CENTER_RAW = (300, 300)
+#: Pixel size (arcsec) of ``xrtexpocorr``'s off-axis angles (``PIXEL_SIZE`` of ``xrtdefs.h``).
+VIGNETTING_PIXEL_ARCSEC = 2.36
 
 
 class AttitudePositions:
@@ -136,16 +147,56 @@ def bin_attitude(
     return AttitudePositions(bra, bdec, mean_r % 360.0, wsum / wsum.sum())
 
 
+def choose_attitude_file(event_header, given: str | Path | None) -> Path | None:
+    """The attitude file named by the event file's ``ATTFLAG``, next to ``given``.
+
+    ``given`` is the attitude file staged for the ObsID (``<obs>/auxil/sw<obsid>pat.fits.gz``).
+    If ``ATTFLAG`` asks for another kind (``100`` sat, ``110`` pat, ``101``/``111`` uat) and that
+    file is in the same directory, it is returned; otherwise ``given`` (with a warning when
+    ``ATTFLAG`` names a file that is not there).
+    """
+    import logging
+
+    from xrtflow.heasoft.tasks import ATTFLAG_KINDS
+
+    log = logging.getLogger(__name__)
+    if given is None:
+        return None
+    given = Path(given)
+    flag = str(event_header.get("ATTFLAG", "")).strip().strip("'").strip().split(".")[0]
+    if not flag:
+        return given
+    kind = ATTFLAG_KINDS.get(flag)
+    if kind is None:
+        log.warning("ATTFLAG=%r is not one of %s; using %s", flag, sorted(ATTFLAG_KINDS), given)
+        return given
+    obsid = str(event_header.get("OBS_ID", "")).strip()
+    name = f"sw{obsid}{kind}.fits"
+    for candidate in (given.parent / (name + ".gz"), given.parent / name):
+        if candidate.is_file():
+            return candidate
+    if not given.name.startswith(f"sw{obsid}{kind}"):
+        log.warning(
+            "ATTFLAG=%s asks for the %s attitude file %s, which is missing; using %s",
+            flag,
+            kind,
+            given.parent / (name + ".gz"),
+            given,
+        )
+    return given
+
+
 def instrument_map(
     badpix: np.ndarray | None = None,
     energy_keV: float = REFERENCE_ENERGY_KEV,
     vignetting_coefficients=None,
     apply_vignetting: bool = True,
 ) -> np.ndarray:
-    """``(600, 600)`` detector map ``[DETY-1, DETX-1]``: bad-pixel mask times vignetting.
+    """``(600, 600)`` detector map ``[DETY-1, DETX-1]``: bad-pixel mask, times vignetting if asked.
 
-    ``badpix`` records need ``RAWX``, ``RAWY`` and optionally ``YEXTENT`` or ``XYEXTENT`` (length of a bad column
-    segment along RAWY, as in the Swift ``BADPIX`` extension); ``DET = RAW + 1``.
+    ``badpix`` records need ``RAWX``, ``RAWY`` and optionally ``YEXTENT`` or ``XYEXTENT`` (length of
+    a bad column segment along RAWY, as in the Swift ``BADPIX`` extension); ``DET = RAW + 1``.
+    The vignetting is ``xrtexpocorr``'s (module notes).
     """
     mask = np.ones((DET_SIZE, DET_SIZE), dtype=float)
     if badpix is not None and len(badpix) > 0:
@@ -165,7 +216,8 @@ def instrument_map(
         mask[ys[ok], xs[ok]] = 0.0
     if apply_vignetting:
         j, i = np.mgrid[0:DET_SIZE, 0:DET_SIZE]
-        r_arcmin = np.hypot(i + 1 - OPTICAL_AXIS[0], j + 1 - OPTICAL_AXIS[1]) * PIXEL_ARCMIN
+        dx, dy = i - VIGNETTING_CENTER_RAW[0], j - VIGNETTING_CENTER_RAW[1]
+        r_arcmin = np.hypot(dx, dy) * VIGNETTING_PIXEL_ARCSEC / 60.0
         coeffs = vignetting_coefficients or SWIFT_XRT_VIGNETTING
         mask *= vignetting(energy_keV, r_arcmin, coeffs)
     return mask
@@ -223,8 +275,10 @@ def write_exposure_map(
     header["HDUCLASS"] = "OGIP"
     header["HDUCLAS1"] = "IMAGE"
     header["HDUCLAS2"] = "EXPOSURE"
-    header["VIGNAPP"] = (bool(vignetting_applied), "vignetting applied")
+    header["VIGNAPP"] = (bool(vignetting_applied), "Is vignetting correction applied(T/F)?")
     header["VIGNENER"] = (float(energy_keV), "[keV] energy of the vignetting correction")
+    if vignetting_applied:  # xrtexpocorr's keyword
+        header["XRTVIGEN"] = (float(energy_keV), "Energy value used for vignetting correction")
     header["NATTPOS"] = (int(npositions), "number of attitude bins")
     header["CREATOR"] = "xrtflow.products.expomap"
     path = Path(path)
