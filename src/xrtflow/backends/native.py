@@ -61,10 +61,10 @@ def _products_cfg(config: Mapping) -> Mapping:
 
 
 def _caldb(config: Mapping):
-    from xrtflow.caldb import Caldb
+    """``caldb`` path or URL, else ``$CALDB``, else HEASARC over HTTPS (cached, see caldb.py)."""
+    from xrtflow.caldb import open_caldb
 
-    root = config.get("caldb")
-    return Caldb(root) if root else Caldb()
+    return open_caldb(config.get("caldb"), config.get("caldb_cache"))
 
 
 def _coefficients(config: Mapping, date) -> tuple[object, object]:
@@ -217,8 +217,9 @@ def products(
     mode = _mode(config)
     pcfg = _products_cfg(config)
     pilow, pihigh = int(pcfg.get("pilow", 30)), int(pcfg.get("pihigh", 1000))
-    img_lo = int(pcfg.get("image_pilow") or pilow)
-    img_hi = int(pcfg.get("image_pihigh") or pihigh)
+    # xrtproducts' image uses every PI channel; pilow/pihigh select the light curves only.
+    img_lo = int(pcfg.get("image_pilow") if pcfg.get("image_pilow") is not None else 0)
+    img_hi = int(pcfg.get("image_pihigh") if pcfg.get("image_pihigh") is not None else 1023)
     binsize = float(pcfg.get("lc_binsize", 10.0))
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
@@ -248,7 +249,8 @@ def products(
             if expo.shape != events.image_shape:
                 logger.warning("exposure map shape %s != sky grid; ignored", expo.shape)
                 expo = None
-        use_expo = expo if pcfg.get("backscal_expomap", True) else None
+        # xrtproducts passes expofile to xrtmkarf only: BACKSCAL stays geometric (README).
+        use_expo = expo if pcfg.get("backscal_expomap", False) else None
         src_bs, src_npix = region_backscal(
             src_reg, events.wcs, events.image_shape, use_expo, expo_exposure
         )
