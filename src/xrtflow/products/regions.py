@@ -215,7 +215,9 @@ def read_region(path: str | Path, wcs: WCS | None = None) -> SkyRegion:
         try:
             ra, dec = _coordinate(params[0], True), _coordinate(params[1], False)
         except ValueError:
-            raise RegionFileError(f"region file {path}: cannot read the centre {params[:2]}") from None
+            raise RegionFileError(
+                f"region file {path}: cannot read the centre {params[:2]}"
+            ) from None
     center = SkyCoord(float(ra), float(dec), unit="deg", frame="fk5")
     radii = []
     for text in params[2:]:

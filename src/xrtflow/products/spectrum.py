@@ -8,7 +8,11 @@ relative to the full exposure; :func:`region_backscal` does the same with ``expo
 (with the native exposure map this weight also holds the 1.5 keV vignetting).
 
 Spectra cover all 1024 PI channels (``pilow``/``pihigh`` of ``xrtproducts`` apply to the light
-curves and the image only), so the total counts equal the events inside the region.
+curves only), so the total counts equal the events inside the region.
+
+The event file's data-subspace keywords (``DSTYPn``/``DSVALn``...: grade and PI selections, GTI)
+are copied into the spectrum, as ``extractor`` does: ``xrtmkarf`` reads the grade selection
+(``DSTYPn = 'GRADE'``) from the spectrum to choose its CALDB files and stops without it.
 """
 
 from __future__ import annotations
@@ -24,10 +28,36 @@ from .events import EventList
 from .image import gti_hdu
 from .regions import region_pixel_mask
 
-__all__ = ["NCHAN", "pha_counts", "region_backscal", "write_pha"]
+__all__ = ["NCHAN", "copy_data_subspace", "pha_counts", "region_backscal", "write_pha"]
+
+#: Grade selection assumed when an event file has no ``DSTYPn = 'GRADE'`` (xrtpipeline's PC one).
+DEFAULT_GRADES = {"PHOTON": "0:12", "WINDOWED": "0:2"}
 
 #: Number of XRT PI channels (0..1023).
 NCHAN = 1024
+
+
+def copy_data_subspace(events: EventList, header: fits.Header) -> fits.Header:
+    """Copy the ``DSTYPn``/``DSVALn``/``DSUNIn``/``DSREFn``/``DSFORMn`` keywords of the events.
+
+    Without a grade entry in the event file, ``DSTYPn = 'GRADE'`` is added with xrtpipeline's
+    default selection for the read-out mode (``0:12`` in PC), so HEASoft's ``xrtmkarf`` accepts
+    the spectrum.
+    """
+    src = events.header
+    n, have_grade = 1, False
+    while f"DSTYP{n}" in src:
+        for stem in ("DSTYP", "DSVAL", "DSUNI", "DSREF", "DSFORM"):
+            key = f"{stem}{n}"
+            if key in src:
+                header[key] = (src[key], src.comments[key] or "data subspace descriptor")
+        have_grade |= str(src[f"DSTYP{n}"]).strip().upper() == "GRADE"
+        n += 1
+    if not have_grade:
+        mode = str(src.get("DATAMODE", "PHOTON")).strip().upper()
+        header[f"DSTYP{n}"] = ("GRADE", "data subspace descriptor: name")
+        header[f"DSVAL{n}"] = (DEFAULT_GRADES.get(mode, "0:12"), "data subspace descriptor: value")
+    return header
 
 
 def pha_counts(pi: np.ndarray, nchan: int = NCHAN) -> np.ndarray:
@@ -147,6 +177,7 @@ def write_pha(
     h["STAT_ERR"] = (0, "no statistical error specified")
     h["SYS_ERR"] = (0, "no systematic error specified")
     h["TOTCTS"] = (int(counts.sum()), "total counts in spectrum")
+    copy_data_subspace(events, h)
     for key, value in (extra or {}).items():
         h[key] = value
     h["CREATOR"] = "xrtflow.products.spectrum"
