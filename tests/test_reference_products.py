@@ -47,7 +47,9 @@ def native_run(request, tmp_path_factory):
     obsid = request.param
     d = REF / obsid
     out = tmp_path_factory.mktemp(f"ref{obsid}")
-    src, bkg = write_regions(_center(d / "src.reg"), 180, 240, 390, out / "src.reg", out / "bkg.reg")
+    src, bkg = write_regions(
+        _center(d / "src.reg"), 180, 240, 390, out / "src.reg", out / "bkg.reg"
+    )
     expo = out / f"sw{obsid}xpcw3po_ex.img"
     expo.write_bytes(gzip.decompress((d / f"sw{obsid}xpcw3po_ex.img.gz").read_bytes()))
     config = {
