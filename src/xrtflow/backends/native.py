@@ -197,7 +197,7 @@ def products(
     obsid: str,
     event_file: Path,
     src_region: Path,
-    bkg_region: Path,
+    bkg_region: Path | None,
     expomap_file: Path | None,
     attitude_file: Path,
     hk_file: Path,
@@ -235,9 +235,19 @@ def products(
     with log_to_file(log):
         events = read_events(event_file, obsid=obsid, mode=mode)
         date = _obs_date(events)
-        src_reg, bkg_reg = read_region(src_region), read_region(bkg_region)
+        # bare sizes are sky pixels of this file's WCS (CFITSIO); no background region: no
+        # background files (``xrtflow extract`` without --background)
+        src_reg = read_region(src_region, events.wcs)
+        bkg_reg = read_region(bkg_region, events.wcs) if bkg_region is not None else None
+        if bkg_reg is None:
+            out.pop("bkg_lc")
+            out.pop("bkg_pha")
         src_mask = events_in_region(src_reg, events.wcs, events.x, events.y)
-        bkg_mask = events_in_region(bkg_reg, events.wcs, events.x, events.y)
+        bkg_mask = (
+            events_in_region(bkg_reg, events.wcs, events.x, events.y)
+            if bkg_reg is not None
+            else None
+        )
 
         expo = expo_exposure = None
         map_has_vig = True
@@ -254,17 +264,22 @@ def products(
         src_bs, src_npix = region_backscal(
             src_reg, events.wcs, events.image_shape, use_expo, expo_exposure
         )
-        bkg_bs, bkg_npix = region_backscal(
-            bkg_reg, events.wcs, events.image_shape, use_expo, expo_exposure
+        bkg_bs, bkg_npix = (
+            region_backscal(bkg_reg, events.wcs, events.image_shape, use_expo, expo_exposure)
+            if bkg_reg is not None
+            else (0.0, 0.0)
         )
 
         write_image(out["image"], events, img_lo, img_hi)
         write_light_curve(out["src_lc"], events, src_mask, binsize, pilow, pihigh, src_bs, "source")
-        write_light_curve(out["bkg_lc"], events, bkg_mask, binsize, pilow, pihigh, bkg_bs, "bkg")
+        if bkg_reg is not None:
+            write_light_curve(
+                out["bkg_lc"], events, bkg_mask, binsize, pilow, pihigh, bkg_bs, "bkg"
+            )
 
         names = {k: v.name for k, v in out.items()}
         src_counts = pha_counts(events.pi[src_mask])
-        bkg_counts = pha_counts(events.pi[bkg_mask])
+        bkg_counts = pha_counts(events.pi[bkg_mask] if bkg_reg is not None else events.pi[:0])
         write_pha(
             out["src_pha"],
             src_counts,
@@ -273,20 +288,21 @@ def products(
             "TOTAL",
             respfile=names["rmf"],
             ancrfile=names["arf"],
-            backfile=names["bkg_pha"],
+            backfile=names.get("bkg_pha", "none"),
             extra={"NPIXSOU": (src_npix, "sky pixels in the region")},
         )
-        write_pha(
-            out["bkg_pha"],
-            bkg_counts,
-            events,
-            bkg_bs,
-            "BKG",
-            respfile=names["rmf"],
-            ancrfile="none",
-            backfile="none",
-            extra={"NPIXSOU": (bkg_npix, "sky pixels in the region")},
-        )
+        if bkg_reg is not None:
+            write_pha(
+                out["bkg_pha"],
+                bkg_counts,
+                events,
+                bkg_bs,
+                "BKG",
+                respfile=names["rmf"],
+                ancrfile="none",
+                backfile="none",
+                extra={"NPIXSOU": (bkg_npix, "sky pixels in the region")},
+            )
 
         cal = _caldb(config)
         grades = GRADES.get(mode, "0:12")
