@@ -242,9 +242,10 @@ def products(
         if bkg_reg is None:
             out.pop("bkg_lc")
             out.pop("bkg_pha")
-        src_mask = events_in_region(src_reg, events.wcs, events.x, events.y)
+        index = (events.pixel_index(), events.image_shape)  # one pass over X/Y for all
+        src_mask = events_in_region(src_reg, events.wcs, events.x, events.y, index)
         bkg_mask = (
-            events_in_region(bkg_reg, events.wcs, events.x, events.y)
+            events_in_region(bkg_reg, events.wcs, events.x, events.y, index)
             if bkg_reg is not None
             else None
         )

@@ -23,10 +23,11 @@ def counts_image(events: EventList, pilow: int = 30, pihigh: int = 1000) -> np.n
     dropped.
     """
     ny, nx = events.image_shape
-    sel = (events.pi >= pilow) & (events.pi <= pihigh)
-    sel &= (events.x >= 1) & (events.x <= nx) & (events.y >= 1) & (events.y <= ny)
-    flat = (events.y[sel].astype(np.int64) - 1) * nx + (events.x[sel].astype(np.int64) - 1)
-    return np.bincount(flat, minlength=nx * ny).reshape(ny, nx).astype(np.int32)
+    flat = events.pixel_index()  # off-grid events land in the extra last bin
+    if pilow > 0 or pihigh < 1023:
+        flat = flat[(events.pi >= pilow) & (events.pi <= pihigh)]
+    counts = np.bincount(flat, minlength=nx * ny + 1)[: nx * ny]
+    return counts.reshape(ny, nx).astype(np.int32)
 
 
 def write_image(path: str | Path, events: EventList, pilow: int = 30, pihigh: int = 1000) -> Path:

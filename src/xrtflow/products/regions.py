@@ -76,6 +76,7 @@ class PixelShape:
         return inside
 
 
+
 # --- writing -----------------------------------------------------------------------------------
 def write_regions(
     target: SkyCoord,
@@ -271,8 +272,23 @@ def pixel_shape(region: SkyRegion, wcs: WCS) -> PixelShape:
     return PixelShape(xc, yc, inner, outer, isinstance(region, CircleAnnulusSkyRegion))
 
 
-def events_in_region(region: SkyRegion, wcs: WCS, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Boolean mask of events (1-based sky pixels ``x``, ``y``) inside ``region``."""
+def events_in_region(
+    region: SkyRegion,
+    wcs: WCS,
+    x: np.ndarray,
+    y: np.ndarray,
+    index: tuple[np.ndarray, tuple[int, int]] | None = None,
+) -> np.ndarray:
+    """Boolean mask of events (1-based sky pixels ``x``, ``y``) inside ``region``.
+
+    With ``index = (events.pixel_index(), events.image_shape)`` the test is one lookup per
+    event in the region's pixel mask (:func:`region_pixel_mask`, the same inclusive test at the
+    same integer pixels), several times faster than testing every event.
+    """
+    if index is not None:
+        flat, shape = index
+        grid = np.append(region_pixel_mask(region, wcs, shape).ravel(), False)  # off-grid: out
+        return grid[flat]
     return pixel_shape(region, wcs).contains(x, y)
 
 

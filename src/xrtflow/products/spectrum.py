@@ -62,7 +62,7 @@ def copy_data_subspace(events: EventList, header: fits.Header) -> fits.Header:
 
 def pha_counts(pi: np.ndarray, nchan: int = NCHAN) -> np.ndarray:
     """Counts per PI channel ``0..nchan-1``; out-of-range PI values raise ``ValueError``."""
-    pi = np.asarray(pi, dtype=np.int64)
+    pi = np.asarray(pi)
     if pi.size and (pi.min() < 0 or pi.max() >= nchan):
         raise ValueError(f"PI values outside 0..{nchan - 1} in the event list")
     return np.bincount(pi, minlength=nchan).astype(np.int32)
