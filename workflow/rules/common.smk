@@ -16,7 +16,8 @@ MODE = config["mode"]
 TARGETS = sorted(config["targets"])
 # Only the settings that change processing products: editing e.g. the fit model must not rerun them.
 PROCESSING_CONFIG = {
-    key: config[key] for key in ("mode", "caldb", "heasoft", "products", "grouping", "regions")
+    key: config[key]
+    for key in ("mode", "caldb", "caldb_cache", "heasoft", "products", "grouping", "regions")
 }
 
 

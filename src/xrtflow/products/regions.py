@@ -76,7 +76,6 @@ class PixelShape:
         return inside
 
 
-
 # --- writing -----------------------------------------------------------------------------------
 def write_regions(
     target: SkyCoord,
