@@ -150,3 +150,21 @@ def test_units_follow_cfitsio(tmp_path):
     bad.write_text("galactic\ncircle(10,10,3')\n")
     with pytest.raises(RegionFileError, match="galactic"):
         read_region(bad)
+
+
+@pytest.mark.parametrize("name", ["sr.pha", "bkg.pha"])
+def test_weighted_map_and_region_table_equal_heasoft(native_run, name):
+    # xrtmkarf reads extractor's WMAP (primary HDU) and the region table: the native spectra
+    # carry the same, so HEASoft's tasks can take them as they are
+    obsid, _, _, prods = native_run
+    key = "src_pha" if name == "sr.pha" else "bkg_pha"
+    with fits.open(prods[key]) as mine, fits.open(_ref(obsid, name)) as ref:
+        np.testing.assert_array_equal(mine[0].data, ref[0].data)
+        for k in ("X-OFFSET", "Y-OFFSET", "HDUCLAS2", "WMREBIN", "CRPIX1", "CRPIX2", "LTV1"):
+            assert mine[0].header[k] == ref[0].header[k], k
+        a, b = mine["REG00101"].data, ref["REG00101"].data
+        assert a["SHAPE"][0] == b["SHAPE"][0]
+        # CFITSIO's pixel conversion of the fk5 region, reproduced to 1e-7 pixel
+        np.testing.assert_allclose([a["X"][0], a["Y"][0]], [b["X"][0], b["Y"][0]], atol=1e-7)
+        np.testing.assert_allclose(np.ravel(a["R"][0]), np.ravel(b["R"][0]), atol=1e-7)
+        assert mine[0].header["NPIXSOU"] == pytest.approx(ref[0].header["NPIXSOU"])

@@ -291,6 +291,8 @@ def products(
             ancrfile=names["arf"],
             backfile=names.get("bkg_pha", "none"),
             extra={"NPIXSOU": (src_npix, "sky pixels in the region")},
+            region=src_reg,
+            mask=src_mask,
         )
         if bkg_reg is not None:
             write_pha(
@@ -303,6 +305,8 @@ def products(
                 ancrfile="none",
                 backfile="none",
                 extra={"NPIXSOU": (bkg_npix, "sky pixels in the region")},
+                region=bkg_reg,
+                mask=bkg_mask,
             )
 
         cal = _caldb(config)
