@@ -214,3 +214,19 @@ def test_open_caldb_choice(tmp_path, monkeypatch):
     from xrtflow.caldb import default_cache_dir
 
     assert default_cache_dir() == tmp_path / "xdg" / "xrtflow" / "caldb"
+
+
+def test_check_caldb_before_any_job(tmp_path, monkeypatch):
+    from xrtflow.caldb import check_caldb
+
+    local = tmp_path / "local"
+    write_caldb(local)
+    assert check_caldb(str(local)).startswith("local CALDB")
+    with pytest.raises(CaldbError, match="index .* not found"):
+        check_caldb(str(tmp_path / "none"))
+    assert "not found yet" in check_caldb(str(tmp_path / "none"), require_local=False)
+    # a remote CALDB that does not answer: a clear message naming the fix
+    with pytest.raises(CaldbError, match="cannot be reached.*caldb: <local CALDB root>"):
+        check_caldb("http://127.0.0.1:9/caldb", tmp_path / "empty-cache", timeout=1)
+    with ArchiveServer(tmp_path) as server:
+        assert "remote CALDB" in check_caldb(f"{server.archive_url}/local", tmp_path / "c")

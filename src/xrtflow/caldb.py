@@ -449,3 +449,54 @@ def open_caldb(
     if text.lower().startswith(("http://", "https://")):
         return RemoteCaldb(text, cache_dir)
     return Caldb(text)
+
+
+def check_caldb(
+    setting: str | os.PathLike | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    timeout: float = 5.0,
+    require_local: bool = True,
+) -> str:
+    """Check, before any job runs, that the native backend will find its calibration.
+
+    A local CALDB must have its index (with ``require_local=False`` a missing one is only
+    reported: the workflow may create it, as the demo does); a remote one must answer (a TCP
+    connection), unless its index is already cached. Returns a one-line description.
+
+    Raises
+    ------
+    CaldbError
+        Naming the CALDB, what is missing and the settings that fix it.
+    """
+    import socket
+    from urllib.parse import urlsplit
+
+    if setting is None or str(setting).strip() == "":
+        setting = os.environ.get("CALDB") or "remote"
+    text = str(setting).strip()
+    if not text.lower().startswith(("http://", "https://", "remote")):
+        index = Path(text) / INDEX_RELPATH
+        if not index.is_file() and not require_local:
+            return f"local CALDB {text} (index {index} not found yet)"
+        if not index.is_file():
+            raise CaldbError(
+                f"CALDB {text}: index {index} not found; set caldb to a CALDB root (the directory "
+                "holding data/swift/xrt), or to 'remote' to read HEASARC's CALDB over HTTPS"
+            )
+        return f"local CALDB {text}"
+    url = DEFAULT_REMOTE_URL if text.lower() == "remote" else text
+    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    if (cache / INDEX_RELPATH).is_file():
+        return f"remote CALDB {url} (cached in {cache})"
+    parts = urlsplit(url)
+    host, port = parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            pass
+    except OSError as exc:
+        raise CaldbError(
+            f"no local CALDB ($CALDB unset) and the remote CALDB {url} cannot be reached "
+            f"({exc}); set caldb: <local CALDB root> in the config, or run where the network is "
+            "available (files are cached for later offline runs)"
+        ) from exc
+    return f"remote CALDB {url} (cache {cache})"

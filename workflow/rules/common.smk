@@ -54,6 +54,22 @@ def _check_network_needed():
 _check_network_needed()
 
 
+def _check_caldb():
+    """The native backend's calibration (local index, or remote CALDB reachable/cached)."""
+    if BACKEND.name != "native":
+        return  # the heasoft backend uses HEASoft's own CALDB setup
+    from xrtflow.caldb import CaldbError, check_caldb
+
+    try:
+        found = check_caldb(config["caldb"], config["caldb_cache"], require_local=False)
+        logger.info(f"xrtflow calibration: {found}")
+    except CaldbError as err:
+        raise WorkflowError(str(err)) from None
+
+
+_check_caldb()
+
+
 wildcard_constraints:
     target="|".join(TARGETS),
     obsid=r"\d{11}",
