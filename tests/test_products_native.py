@@ -398,16 +398,19 @@ def test_backscal_area_ratio(run):
     area_bkg = np.pi * ((390 / pix_arcsec) ** 2 - (240 / pix_arcsec) ** 2)
     assert bs_src == pytest.approx(area_src / 1e6, rel=0.01)
     assert bs_bkg / bs_src == pytest.approx(area_bkg / area_src, rel=0.01)
-    # with the exposure map: BACKSCAL = sum(expomap / EXPOSURE) / 1e6 over the region
-    expo = fits.getdata(run["expo"])
+    # xrtproducts passes expofile to xrtmkarf only: the files carry the geometric BACKSCAL
     with fits.open(run["prods"]["src_pha"]) as hdul:
-        bs_file = hdul["SPECTRUM"].header["BACKSCAL"]
-    assert bs_file <= bs_src
-    assert bs_file > 0.9 * bs_src
+        assert hdul["SPECTRUM"].header["BACKSCAL"] == pytest.approx(bs_src, rel=1e-12)
+    with fits.open(run["prods"]["bkg_pha"]) as hdul:
+        assert hdul["SPECTRUM"].header["BACKSCAL"] == pytest.approx(bs_bkg, rel=1e-12)
+    # the exposure-weighted area (option products.backscal_expomap) is what the map implies
+    expo = fits.getdata(run["expo"])
+    bs_w, _ = region_backscal(src, ev.wcs, ev.image_shape, expo, EXPOSURE)
     from xrtflow.products.regions import region_pixel_mask
 
     mask = region_pixel_mask(src, ev.wcs, ev.image_shape)
-    assert bs_file == pytest.approx(np.clip(expo[mask] / EXPOSURE, 0, 1).sum() / 1e6, rel=1e-6)
+    assert bs_w == pytest.approx(np.clip(expo[mask] / EXPOSURE, 0, 1).sum() / 1e6, rel=1e-6)
+    assert 0.9 * bs_src < bs_w <= bs_src
 
 
 # --- light curves, image -----------------------------------------------------------------------
@@ -431,11 +434,11 @@ def test_light_curves(run):
 
 def test_image(run):
     ev = read_events(run["evt"])
-    band = (ev.pi >= 30) & (ev.pi <= 1000)
     with fits.open(run["prods"]["image"]) as hdul:
         img, h = hdul[0].data, hdul[0].header
     assert img.shape == (1000, 1000)
-    assert img.sum() == band.sum()
+    # xrtproducts' image holds every PI channel (pilow/pihigh select the light curves only)
+    assert img.sum() == len(ev.pi)
     assert h["CTYPE1"] == "RA---TAN" and h["CRPIX1"] == 500.5
     assert h["CDELT1"] == pytest.approx(-PIX) and h["CRVAL2"] == pytest.approx(DEC0)
     assert h["EXPOSURE"] == pytest.approx(EXPOSURE) and h["OBS_ID"] == OBSID

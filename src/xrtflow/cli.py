@@ -7,7 +7,7 @@ import importlib
 import sys
 
 #: Sub-command modules; a module that is missing (e.g. an optional part) is skipped.
-COMMAND_MODULES = ("simulate", "fit", "select", "backend")
+COMMAND_MODULES = ("simulate", "fit", "select", "backend", "extract")
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:

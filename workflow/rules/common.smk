@@ -16,7 +16,8 @@ MODE = config["mode"]
 TARGETS = sorted(config["targets"])
 # Only the settings that change processing products: editing e.g. the fit model must not rerun them.
 PROCESSING_CONFIG = {
-    key: config[key] for key in ("mode", "caldb", "heasoft", "products", "grouping", "regions")
+    key: config[key]
+    for key in ("mode", "caldb", "caldb_cache", "heasoft", "products", "grouping", "regions")
 }
 
 
@@ -51,6 +52,22 @@ def _check_network_needed():
 
 
 _check_network_needed()
+
+
+def _check_caldb():
+    """The native backend's calibration (local index, or remote CALDB reachable/cached)."""
+    if BACKEND.name != "native":
+        return  # the heasoft backend uses HEASoft's own CALDB setup
+    from xrtflow.caldb import CaldbError, check_caldb
+
+    try:
+        found = check_caldb(config["caldb"], config["caldb_cache"], require_local=False)
+        logger.info(f"xrtflow calibration: {found}")
+    except CaldbError as err:
+        raise WorkflowError(str(err)) from None
+
+
+_check_caldb()
 
 
 wildcard_constraints:

@@ -62,10 +62,10 @@ def _products_cfg(config: Mapping) -> Mapping:
 
 
 def _caldb(config: Mapping):
-    from xrtflow.caldb import Caldb
+    """``caldb`` path or URL, else ``$CALDB``, else HEASARC over HTTPS (cached, see caldb.py)."""
+    from xrtflow.caldb import open_caldb
 
-    root = config.get("caldb")
-    return Caldb(root) if root else Caldb()
+    return open_caldb(config.get("caldb"), config.get("caldb_cache"))
 
 
 def _coefficients(config: Mapping, date) -> tuple[object, object]:
@@ -201,7 +201,7 @@ def products(
     obsid: str,
     event_file: Path,
     src_region: Path,
-    bkg_region: Path,
+    bkg_region: Path | None,
     expomap_file: Path | None,
     attitude_file: Path,
     hk_file: Path,
@@ -221,8 +221,9 @@ def products(
     mode = _mode(config)
     pcfg = _products_cfg(config)
     pilow, pihigh = int(pcfg.get("pilow", 30)), int(pcfg.get("pihigh", 1000))
-    img_lo = int(pcfg.get("image_pilow") or pilow)
-    img_hi = int(pcfg.get("image_pihigh") or pihigh)
+    # xrtproducts' image uses every PI channel; pilow/pihigh select the light curves only.
+    img_lo = int(pcfg.get("image_pilow") if pcfg.get("image_pilow") is not None else 0)
+    img_hi = int(pcfg.get("image_pihigh") if pcfg.get("image_pihigh") is not None else 1023)
     binsize = float(pcfg.get("lc_binsize", 10.0))
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
@@ -238,9 +239,20 @@ def products(
     with log_to_file(log):
         events = read_events(event_file, obsid=obsid, mode=mode)
         date = _obs_date(events)
-        src_reg, bkg_reg = read_region(src_region), read_region(bkg_region)
-        src_mask = events_in_region(src_reg, events.wcs, events.x, events.y)
-        bkg_mask = events_in_region(bkg_reg, events.wcs, events.x, events.y)
+        # bare sizes are sky pixels of this file's WCS (CFITSIO); no background region: no
+        # background files (``xrtflow extract`` without --background)
+        src_reg = read_region(src_region, events.wcs)
+        bkg_reg = read_region(bkg_region, events.wcs) if bkg_region is not None else None
+        if bkg_reg is None:
+            out.pop("bkg_lc")
+            out.pop("bkg_pha")
+        index = (events.pixel_index(), events.image_shape)  # one pass over X/Y for all
+        src_mask = events_in_region(src_reg, events.wcs, events.x, events.y, index)
+        bkg_mask = (
+            events_in_region(bkg_reg, events.wcs, events.x, events.y, index)
+            if bkg_reg is not None
+            else None
+        )
 
         expo = expo_exposure = None
         map_has_vig = True
@@ -252,21 +264,27 @@ def products(
             if expo.shape != events.image_shape:
                 logger.warning("exposure map shape %s != sky grid; ignored", expo.shape)
                 expo = None
-        use_expo = expo if pcfg.get("backscal_expomap", True) else None
+        # xrtproducts passes expofile to xrtmkarf only: BACKSCAL stays geometric (README).
+        use_expo = expo if pcfg.get("backscal_expomap", False) else None
         src_bs, src_npix = region_backscal(
             src_reg, events.wcs, events.image_shape, use_expo, expo_exposure
         )
-        bkg_bs, bkg_npix = region_backscal(
-            bkg_reg, events.wcs, events.image_shape, use_expo, expo_exposure
+        bkg_bs, bkg_npix = (
+            region_backscal(bkg_reg, events.wcs, events.image_shape, use_expo, expo_exposure)
+            if bkg_reg is not None
+            else (0.0, 0.0)
         )
 
         write_image(out["image"], events, img_lo, img_hi)
         write_light_curve(out["src_lc"], events, src_mask, binsize, pilow, pihigh, src_bs, "source")
-        write_light_curve(out["bkg_lc"], events, bkg_mask, binsize, pilow, pihigh, bkg_bs, "bkg")
+        if bkg_reg is not None:
+            write_light_curve(
+                out["bkg_lc"], events, bkg_mask, binsize, pilow, pihigh, bkg_bs, "bkg"
+            )
 
         names = {k: v.name for k, v in out.items()}
         src_counts = pha_counts(events.pi[src_mask])
-        bkg_counts = pha_counts(events.pi[bkg_mask])
+        bkg_counts = pha_counts(events.pi[bkg_mask] if bkg_reg is not None else events.pi[:0])
         write_pha(
             out["src_pha"],
             src_counts,
@@ -275,20 +293,25 @@ def products(
             "TOTAL",
             respfile=names["rmf"],
             ancrfile=names["arf"],
-            backfile=names["bkg_pha"],
+            backfile=names.get("bkg_pha", "none"),
             extra={"NPIXSOU": (src_npix, "sky pixels in the region")},
+            region=src_reg,
+            mask=src_mask,
         )
-        write_pha(
-            out["bkg_pha"],
-            bkg_counts,
-            events,
-            bkg_bs,
-            "BKG",
-            respfile=names["rmf"],
-            ancrfile="none",
-            backfile="none",
-            extra={"NPIXSOU": (bkg_npix, "sky pixels in the region")},
-        )
+        if bkg_reg is not None:
+            write_pha(
+                out["bkg_pha"],
+                bkg_counts,
+                events,
+                bkg_bs,
+                "BKG",
+                respfile=names["rmf"],
+                ancrfile="none",
+                backfile="none",
+                extra={"NPIXSOU": (bkg_npix, "sky pixels in the region")},
+                region=bkg_reg,
+                mask=bkg_mask,
+            )
 
         cal = _caldb(config)
         grades = GRADES.get(mode, "0:12")

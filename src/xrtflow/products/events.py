@@ -118,6 +118,26 @@ class EventList:
         ny = int(self.header.get(f"TLMAX{iy}", 1000)) - int(self.header.get(f"TLMIN{iy}", 1)) + 1
         return ny, nx
 
+    def pixel_index(self) -> np.ndarray:
+        """Flat sky-grid index of every event, ``(Y-1) * nx + (X-1)``; ``ny * nx`` if off the grid.
+
+        Computed once per event list and shared by the image and every region selection (a
+        lookup in the region's pixel mask), so the ``X``/``Y`` columns are read once.
+        """
+        cached = self.__dict__.get("_pixel_index")
+        if cached is not None and cached.size == self.x.size:
+            return cached
+        ny, nx = self.image_shape
+        xi = self.x.astype(np.intp) - 1
+        yi = self.y.astype(np.intp) - 1
+        # unsigned view: negative offsets wrap to huge values, so one comparison per axis
+        ok = (xi.view(np.uintp) < nx) & (yi.view(np.uintp) < ny)
+        flat = yi * nx + xi
+        if not ok.all():
+            flat[~ok] = nx * ny
+        self.__dict__["_pixel_index"] = flat
+        return flat
+
     def select(self, mask: np.ndarray) -> EventList:
         """A copy restricted to the events where ``mask`` is true (metadata shared)."""
         out = EventList(

@@ -1,4 +1,8 @@
-"""Native equivalent of the ``xrtproducts`` sky image (``*_sk.img``)."""
+"""Native equivalent of the ``xrtproducts`` sky image (``*_sk.img``).
+
+``xrtproducts`` extracts the image before it applies ``pilow``/``pihigh`` (they select the light
+curves), so the image holds every PI channel; the native backend does the same by default.
+"""
 
 from __future__ import annotations
 
@@ -19,10 +23,11 @@ def counts_image(events: EventList, pilow: int = 30, pihigh: int = 1000) -> np.n
     dropped.
     """
     ny, nx = events.image_shape
-    sel = (events.pi >= pilow) & (events.pi <= pihigh)
-    sel &= (events.x >= 1) & (events.x <= nx) & (events.y >= 1) & (events.y <= ny)
-    flat = (events.y[sel].astype(np.int64) - 1) * nx + (events.x[sel].astype(np.int64) - 1)
-    return np.bincount(flat, minlength=nx * ny).reshape(ny, nx).astype(np.int32)
+    flat = events.pixel_index()  # off-grid events land in the extra last bin
+    if pilow > 0 or pihigh < 1023:
+        flat = flat[(events.pi >= pilow) & (events.pi <= pihigh)]
+    counts = np.bincount(flat, minlength=nx * ny + 1)[: nx * ny]
+    return counts.reshape(ny, nx).astype(np.int32)
 
 
 def write_image(path: str | Path, events: EventList, pilow: int = 30, pihigh: int = 1000) -> Path:
@@ -35,8 +40,14 @@ def write_image(path: str | Path, events: EventList, pilow: int = 30, pihigh: in
         if key in events.header:
             header[key] = events.header[key]
     header["BUNIT"] = "count"
-    header["HDUCLASS"] = "OGIP"
-    header["HDUCLAS1"] = "IMAGE"
+    header["HDUCLASS"] = ("OGIP", "format conforms to OGIP standard")
+    header["HDUCLAS1"] = ("IMAGE", "image dataset")
+    header["HDUCLAS2"] = ("TOTAL", "gross counts image")
+    header["HDUVERS"] = ("1.0.0", "version of the format")
+    for key in ("TSTART", "TSTOP"):
+        header.setdefault(
+            key, float(events.gti[:, 0].min() if key == "TSTART" else events.gti[:, 1].max())
+        )
     header["PILOW"] = (int(pilow), "lowest PI channel in the image")
     header["PIHIGH"] = (int(pihigh), "highest PI channel in the image")
     header["TOTCTS"] = (int(image.sum()), "total counts in the image")
@@ -56,9 +67,20 @@ def gti_hdu(events: EventList) -> fits.BinTableHDU:
         ],
         name="GTI",
     )
-    for key in ("TELESCOP", "INSTRUME", "OBS_ID", "MJDREFI", "MJDREFF", "TIMESYS", "TIMEUNIT"):
+    for key in (
+        "TELESCOP",
+        "INSTRUME",
+        "OBS_ID",
+        "MJDREFI",
+        "MJDREFF",
+        "TIMESYS",
+        "TIMEREF",
+        "TIMEUNIT",
+    ):
         if key in events.header:
             hdu.header[key] = events.header[key]
+    hdu.header["TSTART"] = (float(events.gti[:, 0].min()), "[s] start of the first GTI")
+    hdu.header["TSTOP"] = (float(events.gti[:, 1].max()), "[s] end of the last GTI")
     hdu.header["HDUCLASS"] = "OGIP"
     hdu.header["HDUCLAS1"] = "GTI"
     hdu.header["HDUCLAS2"] = "STANDARD"

@@ -1,8 +1,9 @@
 """Native equivalent of the ``xrtproducts``/``extractor`` light curves (``sr.lc``, ``bkg.lc``).
 
 OGIP ``RATE`` tables (OGIP/93-003): one row per time bin of width ``binsize`` that overlaps the
-GTIs; bins are aligned on the start of the first GTI. ``TIME`` is the bin centre relative to
-``TIMEZERO`` (``TIMEPIXR = 0.5``; absolute mission time = ``TIMEZERO + TIME``). ``FRACEXP`` is the
+GTIs; bins are aligned on the start of the first GTI. As ``extractor`` writes them (``lctzero=yes``)
+``TIMEZERO`` is the centre of the first bin and ``TIME`` the bin centre relative to it
+(``TIMEPIXR = 0.5``; absolute mission time of a bin centre = ``TIMEZERO + TIME``). ``FRACEXP`` is the
 fraction of the bin inside the GTIs, and, as ``extractor`` does, ``RATE = COUNTS / (TIMEDEL *
 FRACEXP)`` and ``ERROR = sqrt(COUNTS) / (TIMEDEL * FRACEXP)``, so the counts in a bin are
 ``RATE * TIMEDEL * FRACEXP``.
@@ -72,13 +73,16 @@ def write_light_curve(
     kind: str = "source",
 ) -> Path:
     """Write the light curve of the events in ``mask`` with ``pilow <= PI <= pihigh``."""
-    sel = mask & (events.pi >= pilow) & (events.pi <= pihigh)
-    start, counts, fracexp, t0 = bin_light_curve(events.time[sel], events.gti, binsize)
+    # band cut on the region's events only (a fraction of the file), not on every event
+    idx = np.flatnonzero(mask)
+    pi = events.pi[idx]
+    idx = idx[(pi >= pilow) & (pi <= pihigh)]
+    start, counts, fracexp, t0 = bin_light_curve(events.time[idx], events.gti, binsize)
     eff = binsize * fracexp
     rate = counts / eff
     error = np.sqrt(counts) / eff
     cols = [
-        fits.Column("TIME", "D", unit="s", array=start + 0.5 * binsize - t0),
+        fits.Column("TIME", "D", unit="s", array=start - t0),
         fits.Column("RATE", "E", unit="count/s", array=rate),
         fits.Column("ERROR", "E", unit="count/s", array=error),
         fits.Column("FRACEXP", "E", array=fracexp),
@@ -92,9 +96,16 @@ def write_light_curve(
     h["HDUCLAS3"] = ("RATE", "stored as count/s")
     h["HDUVERS"] = "1.1.0"
     h["TIMEDEL"] = (float(binsize), "[s] bin size")
-    h["TIMEZERO"] = (t0, "[s] zero point of the TIME column")
+    h["TIMEZERO"] = (t0 + 0.5 * binsize, "[s] time of the first bin centre (TIME = 0)")
     h["TIMEPIXR"] = (0.5, "TIME is the bin centre")
     h["TIMEUNIT"] = "s"
+    for key, default in (("TIMESYS", "TT"), ("TIMEREF", "LOCAL"), ("MJDREFI", 51910)):
+        h.setdefault(key, default)
+    h.setdefault("MJDREFF", 7.4287037e-4)
+    h["TSTART"] = (float(events.gti[:, 0].min()), "[s] start of the GTIs")
+    h["TSTOP"] = (float(events.gti[:, 1].max()), "[s] end of the GTIs")
+    h["TELAPSE"] = (h["TSTOP"] - h["TSTART"], "[s] TSTOP - TSTART")
+    h["ONTIME"] = (float(np.sum(events.gti[:, 1] - events.gti[:, 0])), "[s] sum of the GTIs")
     h["EXPOSURE"] = (events.exposure, "[s] exposure time")
     h["BACKSCAL"] = (float(backscal), "region area (extractor BACKSCAL convention)")
     h["PILOW"] = (int(pilow), "lowest PI channel")

@@ -42,6 +42,9 @@ def _common_keywords(obs: SimulatedObservation, config: DemoConfig) -> dict:
         "RA_PNT": (obs.pointing.ra, "[deg] RA of the nominal pointing"),
         "DEC_PNT": (obs.pointing.dec, "[deg] Dec of the nominal pointing"),
         "PA_PNT": (obs.pointing.roll, "[deg] Roll of the nominal pointing"),
+        "RA_NOM": (obs.pointing.ra, "[deg] RA of the nominal pointing (sky pixel 500.5)"),
+        "DEC_NOM": (obs.pointing.dec, "[deg] Dec of the nominal pointing (sky pixel 500.5)"),
+        "PA_NOM": (obs.pointing.roll, "[deg] Roll of the nominal pointing"),
         "RA_OBJ": (config.ra, "[deg] RA of the target"),
         "DEC_OBJ": (config.dec, "[deg] Dec of the target"),
         "EQUINOX": (2000.0, "Equinox of the coordinates"),
@@ -130,6 +133,23 @@ def event_hdulist(obs: SimulatedObservation, config: DemoConfig) -> fits.HDUList
         h[f"TCUNI{i}"] = ("deg", "Units of the sky coordinate")
     h["PHA_BINS"] = (4096, "Number of PHA channels")
     h["PI_BINS"] = (1024, "Number of PI channels (10 eV)")
+    # Data-subspace keywords as xrtpipeline's screening (xselect/extractor) leaves them: the grade
+    # and PI selections and the GTI table. xrtmkarf reads the grade selection (propagated into
+    # the spectrum) to choose its CALDB files and stops without it.
+    for n, (typ, unit, val, ref) in enumerate(
+        (
+            ("GRADE", None, "0:12", None),
+            ("PI", "chan", "0:1023", None),
+            ("TIME", "s", "TABLE", ":GTI"),
+        ),
+        start=1,
+    ):
+        h[f"DSTYP{n}"] = (typ, "Data subspace descriptor: name")
+        if unit:
+            h[f"DSUNI{n}"] = (unit, "Data subspace descriptor: units")
+        h[f"DSVAL{n}"] = (val, "Data subspace descriptor: value")
+        if ref:
+            h[f"DSREF{n}"] = (ref, "Data subspace descriptor: reference")
 
     gti = fits.BinTableHDU.from_columns(
         [
