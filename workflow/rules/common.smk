@@ -1,15 +1,20 @@
 # Configuration, backend choice, wildcard constraints and input functions shared by all rules.
 import functools
 import json
+import re
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
 from xrtflow import naming
-from xrtflow.config import validate_config
+from xrtflow.config import ConfigError, validate_config
 
 
-validate_config(config, schema=workflow.source_path("../schemas/config.schema.yaml"))
+# Every config error stops here, before any job, as one message naming the key and the fix.
+try:
+    validate_config(config, schema=workflow.source_path("../schemas/config.schema.yaml"))
+except ConfigError as err:
+    raise WorkflowError(f"invalid configuration: {err}") from None
 
 RESULTS = config["results"]
 MODE = config["mode"]
@@ -54,7 +59,8 @@ _check_network_needed()
 
 
 wildcard_constraints:
-    target="|".join(TARGETS),
+    # target keys are validated as plain directory names, and escaped here all the same
+    target="|".join(re.escape(t) for t in TARGETS),
     obsid=r"\d{11}",
 
 
@@ -106,47 +112,40 @@ def selection_row(target, obsid):
     return selection_rows(str(path), Path(path).stat().st_mtime_ns)[obsid]
 
 
-def _status(checkpoint, wildcards):
-    path = checkpoint.get(target=wildcards.target, obsid=wildcards.obsid).output[0]
-    return path, read_json(path)
+def record(stage):
+    """Pattern of the record (``ok`` or ``failed``, with the reason) of a per-ObsID stage."""
+    return res(f"{{target}}/obs/{{obsid}}/{stage}.json")
 
 
-def cleaned_event_file(wildcards):
-    path, info = _status(checkpoints.pipeline, wildcards)
-    if info["status"] != "ok":
-        raise WorkflowError(f"ObsID {wildcards.obsid} failed the pipeline stage: {info['message']}")
-    return info["event_file"]
+#: Every product of one ObsID, by key (see xrtflow.steps.summary.STAGES).
+PRODUCTS = {
+    "events": obs_file(naming.cleaned_events),
+    "expomap": obs_file(naming.exposure_map),
+    "image": obs_file(naming.sky_image),
+    "src_lc": obs_file(naming.source_lightcurve),
+    "bkg_lc": obs_file(naming.background_lightcurve),
+    "src_pha": obs_file(naming.source_spectrum),
+    "bkg_pha": obs_file(naming.background_spectrum),
+    "arf": obs_file(naming.source_arf),
+    "rmf": obs_file(naming.source_rmf),
+    "grouped": obs_file(naming.grouped_spectrum),
+    "fit": res("{target}/obs/{obsid}/fit.json"),
+    "fit_table": res("{target}/obs/{obsid}/fit.ecsv"),
+    "fit_plot": res("{target}/obs/{obsid}/fit_plot.ecsv"),
+}
 
 
-def summary_inputs(wildcards):
-    """Everything one ObsID produced, as far as it got.
+def products_of(*keys):
+    """The named products of one ObsID, as rule outputs or inputs."""
+    return {key: PRODUCTS[key] for key in keys}
 
-    The per-ObsID checkpoints (staging, pipeline) are resolved here, one ObsID at a time, so
-    that the joint stages depend on one checkpoint only (the selection) and see each ObsID
-    through its summary: an ObsID that failed contributes its status, not its products.
-    """
-    stage, info = _status(checkpoints.stage_observation, wildcards)
-    if info["status"] != "ok":
-        return {"stage": stage}
-    pipeline, info = _status(checkpoints.pipeline, wildcards)
-    if info["status"] != "ok":
-        return {"stage": stage, "pipeline": pipeline}
-    products = {
-        key: obs_file(function).format(**wildcards)
-        for key, function in (
-            ("image", naming.sky_image),
-            ("src_lc", naming.source_lightcurve),
-            ("bkg_lc", naming.background_lightcurve),
-            ("src_pha", naming.source_spectrum),
-            ("bkg_pha", naming.background_spectrum),
-            ("arf", naming.source_arf),
-            ("rmf", naming.source_rmf),
-            ("grouped", naming.grouped_spectrum),
-        )
-    }
-    fit = res("{target}/obs/{obsid}/fit.json").format(**wildcards)
-    fit_table = res("{target}/obs/{obsid}/fit.ecsv").format(**wildcards)
-    return {"stage": stage, "pipeline": pipeline, **products, "fit": fit, "fit_table": fit_table}
+
+def run_summary(log):
+    """At the end of a run: what failed and why, per target (from the status tables)."""
+    from xrtflow.steps.tables import run_summary_lines
+
+    for line in run_summary_lines(RESULTS, TARGETS):
+        log.warning(line)
 
 
 def summaries(wildcards):
