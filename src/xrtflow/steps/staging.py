@@ -28,7 +28,10 @@ def check_fits(path: Path, obsid: str) -> None:
     from ..download import CorruptFileError, verify_file
 
     if not path.exists():
-        raise StagingError(f"ObsID {obsid}: {path} is missing")
+        raise StagingError(
+            f"ObsID {obsid}: {path} is missing: restore it (or delete the download) or exclude "
+            "the ObsID"
+        )
     try:
         verify_file(path)
     except CorruptFileError as err:
