@@ -171,12 +171,12 @@ def partial_files(workdir: Path) -> list[str]:
     return bad
 
 
-def kill_after(workdir: Path, finished_jobs: int) -> int:
+def kill_after(workdir: Path, finished_jobs: int, *extra: str) -> int:
     """Start the workflow and SIGKILL its whole process group after ``finished_jobs`` jobs."""
-    log_path = workdir / "killed-run.log"
+    log_path = workdir / f"killed-run-{COUNTS['kills']}.log"
     with open(log_path, "w") as stream:
         process = subprocess.Popen(
-            command(workdir),
+            command(workdir, *extra),
             stdout=stream,
             stderr=subprocess.STDOUT,
             env=environment(),
@@ -219,29 +219,52 @@ def reference(archive, tmp_path_factory):
 
 
 # --- resume after SIGKILL --------------------------------------------------------------------------
-@pytest.mark.parametrize("fraction", [0.15, 0.45, 0.8])
-def test_sigkill_then_resume_gives_identical_outputs(reference, archive, tmp_path, fraction):
+def test_sigkill_at_several_points_then_resume_gives_identical_outputs(
+    reference, archive, tmp_path
+):
+    """Killed at about 15%, 45% and 80% of its jobs (each resume killed again), then finished:
+    every file equals the uninterrupted run's."""
     _, truth, total = reference
     workdir = make_run_dir(tmp_path / "run", archive, workflow_config())
-    finished = kill_after(workdir, max(1, int(fraction * total)))
-    partial = partial_files(workdir)
-    assert not partial, partial  # no final name ever holds a partial file
+    done = 0
+    for fraction in (0.15, 0.45, 0.8):
+        extra = ("--rerun-incomplete",) if done else ()
+        done += kill_after(workdir, max(1, int(fraction * total) - done), *extra)
+        partial = partial_files(workdir)
+        assert not partial, partial  # no final name ever holds a partial file
+        unlock = run(workdir, "--unlock")
+        assert unlock.returncode == 0, unlock.stderr[-2000:]
 
-    unlock = run(workdir, "--unlock")
-    assert unlock.returncode == 0, unlock.stderr[-2000:]
     resumed = run(workdir, "--rerun-incomplete")
     assert resumed.returncode == 0, resumed.stderr[-4000:]
     got = outputs(workdir)
     lost = sorted(set(truth) - set(got))
-    extra = sorted(set(got) - set(truth))
+    extra_files = sorted(set(got) - set(truth))
     changed = sorted(name for name in truth if name in got and got[name] != truth[name])
     COUNTS["files lost"] += len(lost) + len(changed)
-    COUNTS["ObsIDs completed"] += len(GOOD)
-    assert not lost and not changed and not extra, (finished, lost, changed, extra)
+    status = Table.read(workdir / "results" / "tpyx" / "tables" / "status.ecsv")
+    COUNTS["ObsIDs completed"] += int(np.sum(status["status"] == "ok"))
+    assert not lost and not changed and not extra_files, (done, lost, changed, extra_files)
     # nothing temporary left behind, and a further run has nothing to do
     assert not [p for p in (workdir / "results").rglob(".*")], "temporary files left"
     again = run(workdir, "--dry-run")
     assert "Nothing to be done" in again.stdout + again.stderr
+
+
+def test_sigkill_during_the_joint_stages(reference, archive, tmp_path):
+    """Killed once, late (joint fit, tables and figures running), then resumed."""
+    _, truth, total = reference
+    workdir = make_run_dir(tmp_path / "run", archive, workflow_config())
+    kill_after(workdir, total - 4)
+    assert not partial_files(workdir)
+    assert run(workdir, "--unlock").returncode == 0
+    resumed = run(workdir, "--rerun-incomplete")
+    assert resumed.returncode == 0, resumed.stderr[-4000:]
+    got = outputs(workdir)
+    lost = [n for n in truth if got.get(n) != truth[n]]
+    COUNTS["files lost"] += len(lost)
+    COUNTS["ObsIDs completed"] += len(GOOD)
+    assert not lost and set(got) == set(truth), lost
 
 
 # --- deleted intermediates -------------------------------------------------------------------------
@@ -324,7 +347,9 @@ def test_bad_obsids_are_recorded_and_the_others_complete(tmp_path):
     def event_file(obsid: str) -> Path:
         return root / obsid / naming.archive_event(obsid)
 
-    _rewrite_events(event_file(BAD["empty source region"]), lambda e: _distance_from_target(e) > 400)
+    _rewrite_events(
+        event_file(BAD["empty source region"]), lambda e: _distance_from_target(e) > 400
+    )
     inside = {}
 
     def few(events):  # noqa: ANN001, ANN202

@@ -6,9 +6,10 @@ from xrtflow.steps.files import atomic_path
 with script_log(snakemake):
     _, target = read_target(snakemake.input[0])
     regions = snakemake.params.regions
-    with atomic_path(snakemake.output.source) as source, atomic_path(
-        snakemake.output.background
-    ) as background:
+    with (
+        atomic_path(snakemake.output.source) as source,
+        atomic_path(snakemake.output.background) as background,
+    ):
         write_regions(
             target,
             regions["source_radius"],
