@@ -52,9 +52,7 @@ def _stage_record(tmp_path: Path) -> tuple[Path, Path]:
     return stage, target
 
 
-def test_failing_heasoft_task_is_recorded_with_stage_reason_and_log(
-    fake_failing_heasoft, tmp_path
-):
+def test_failing_heasoft_task_is_recorded_with_stage_reason_and_log(fake_failing_heasoft, tmp_path):
     stage, target = _stage_record(tmp_path)
     obs = stage.parent
     events = obs / naming.cleaned_events(OBSID)
