@@ -108,8 +108,10 @@ def selection_table(wildcards):
 def selection_row(target, obsid):
     from xrtflow.steps.catalog import selection_rows
 
-    path = checkpoints.select_observations.get(target=target).output.table
-    return selection_rows(str(path), Path(path).stat().st_mtime_ns)[obsid]
+    # Read directly, not through the checkpoint: the ObsID's jobs exist only once the selection
+    # does, and per-ObsID jobs must not depend on the selection file (a new ObsID would rerun all).
+    path = Path(res(f"{target}/catalog/selection.ecsv"))
+    return selection_rows(str(path), path.stat().st_mtime_ns)[obsid]
 
 
 def record(stage):
@@ -133,6 +135,10 @@ PRODUCTS = {
     "fit_table": res("{target}/obs/{obsid}/fit.ecsv"),
     "fit_plot": res("{target}/obs/{obsid}/fit_plot.ecsv"),
 }
+
+
+#: Per-ObsID stages with a record of their own (the fit's record is fit.json).
+STAGE_RECORDS = ("stage", "pipeline", "expomap", "products", "group")
 
 
 def products_of(*keys):
@@ -170,4 +176,22 @@ def all_outputs():
             f"{base}/tables/status.ecsv",
         ]
         outputs += [f"{base}/figures/{name}.png" for name in FIGURES]
+        outputs += known_summaries(target)
     return outputs
+
+
+def known_summaries(target):
+    """Every file of every ObsID of an existing selection, requested by ``all`` directly.
+
+    Snakemake checks a job for missing outputs only when the job is a target (or something
+    downstream must rerun): without this, a deleted intermediate under up-to-date results would
+    never be remade. The manifest is read as it is on disk (not through the checkpoint); a
+    selection that changes in this run still reaches its new ObsIDs through the checkpoint.
+    """
+    manifest = Path(f"{RESULTS}/{target}/catalog/obsids.txt")
+    if not manifest.exists():
+        return []
+    patterns = [*PRODUCTS.values(), *(record(s) for s in STAGE_RECORDS)]
+    patterns.append(res("{target}/obs/{obsid}/summary.json"))
+    obsids = _read_manifest(str(manifest), manifest.stat().st_mtime_ns)
+    return [p.format(target=target, obsid=obsid) for obsid in obsids for p in patterns]

@@ -29,7 +29,7 @@ rule observation_summary:
     # Every record and product of the ObsID: the summary exists only once all of them do.
     input:
         **PRODUCTS,
-        **{f"{stage}_record": record(stage) for stage in ("stage", "pipeline", "expomap", "products", "group")},
+        **{f"{stage}_record": record(stage) for stage in STAGE_RECORDS},
     output:
         res("{target}/obs/{obsid}/summary.json"),
     log:
