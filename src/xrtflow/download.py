@@ -25,6 +25,7 @@ import gzip
 import hashlib
 import json
 import os
+import re
 import shutil
 import warnings
 import zlib
@@ -48,6 +49,7 @@ __all__ = [
     "is_valid_file",
     "observation_url",
     "read_manifest",
+    "safe_join",
     "verify_file",
 ]
 
@@ -172,6 +174,38 @@ def file_sha256(path: str | os.PathLike) -> str:
         while block := fh.read(1 << 20):
             h.update(block)
     return h.hexdigest()
+
+
+# --- path safety ---------------------------------------------------------------------------------
+def safe_join(root: str | os.PathLike, relpath: str, *, what: str = "file name") -> Path:
+    """``root / relpath``, refusing any ``relpath`` that could leave ``root``.
+
+    Names from a remote listing (HTTPS index, S3 keys) or a header keyword are not trusted:
+    absolute paths, ``..`` or ``.`` components, empty components, backslashes and NUL bytes are
+    refused, and the joined path's directory must resolve (symlinks followed) inside ``root``.
+
+    Raises
+    ------
+    ValueError
+        Naming the offending name and the directory it would have left.
+    """
+    text = str(relpath)
+    parts = text.split("/")
+    bad = (
+        not text
+        or text.startswith("/")
+        or "\\" in text
+        or "\0" in text
+        or any(part in ("", ".", "..") for part in parts)
+        or re.match(r"^[A-Za-z]:", text) is not None
+    )
+    root_path = Path(root)
+    if not bad:
+        joined = root_path.joinpath(*parts)
+        base = root_path.resolve()
+        if joined.parent.resolve() == base or joined.parent.resolve().is_relative_to(base):
+            return joined
+    raise ValueError(f"unsafe {what} {text!r}: it would leave {root_path}; refusing to use it")
 
 
 # --- locations -----------------------------------------------------------------------------------
@@ -374,11 +408,19 @@ def download_observation(
     if not listing:
         raise network.DownloadError(obs_url, obsid, f"no files found in {', '.join(subdirs)}")
 
+    # Names come from the remote listing: none may write (or delete) outside the ObsID directory.
+    targets: dict[str, Path] = {}
+    for rel, url, _ in listing:
+        try:
+            targets[rel] = safe_join(obs_dir, rel, what="name in the archive listing")
+        except ValueError as err:
+            raise network.DownloadError(url, obsid, str(err)) from None
+
     files: list[dict] = []
     fetched = 0
     with _progress(len(listing), obsid, progress) as bar:
         for rel, url, size in listing:
-            dest = obs_dir / rel
+            dest = targets[rel]
             if dest.exists() or dest.is_symlink():
                 if is_valid_file(dest, size):
                     files.append({"path": rel, "url": url})
@@ -403,7 +445,7 @@ def download_observation(
             bar.update(1)
 
     for f in files:
-        path = obs_dir / f["path"]
+        path = targets[f["path"]]
         f["size"] = path.stat().st_size
         f["sha256"] = file_sha256(path)
     _write_manifest(

@@ -477,6 +477,9 @@ def list_apache_directory(
         name = unquote(rel.rstrip("/"))
         if not name or "/" in name:
             continue
+        if name in (".", "..") or "\\" in name or "\0" in name:
+            # an encoded "..", "%2e%2e" or a backslash: never a file of the observation
+            raise DownloadError(url, obsid, f"unsafe name {name!r} in the directory listing")
         entries[name] = RemoteEntry(name=name, url=full, is_dir=is_dir)
     return [entries[k] for k in sorted(entries)]
 
@@ -531,6 +534,10 @@ def list_s3_prefix(
             key = c.findtext(f"{ns}Key")
             if not key or key.endswith("/"):
                 continue
+            if not key.startswith(prefix) or _unsafe_key(key[len(prefix) :]):
+                raise DownloadError(
+                    bucket_url, obsid, f"unsafe key {key!r} in the listing of prefix {prefix!r}"
+                )
             size = c.findtext(f"{ns}Size")
             out.append(
                 RemoteEntry(
@@ -546,6 +553,17 @@ def list_s3_prefix(
         if not token:
             break
     return sorted(out, key=lambda e: e.name)
+
+
+def _unsafe_key(name: str) -> bool:
+    """True for an S3 key remainder that could leave the local directory it is written to."""
+    return (
+        not name
+        or name.startswith("/")
+        or "\\" in name
+        or "\0" in name
+        or any(part in ("", ".", "..") for part in name.split("/"))
+    )
 
 
 # --- file download -------------------------------------------------------------------------------

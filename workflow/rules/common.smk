@@ -1,15 +1,20 @@
 # Configuration, backend choice, wildcard constraints and input functions shared by all rules.
 import functools
 import json
+import re
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
 from xrtflow import naming
-from xrtflow.config import validate_config
+from xrtflow.config import ConfigError, validate_config
 
 
-validate_config(config, schema=workflow.source_path("../schemas/config.schema.yaml"))
+# Every config error stops here, before any job, as one message naming the key and the fix.
+try:
+    validate_config(config, schema=workflow.source_path("../schemas/config.schema.yaml"))
+except ConfigError as err:
+    raise WorkflowError(f"invalid configuration: {err}") from None
 
 RESULTS = config["results"]
 MODE = config["mode"]
@@ -71,7 +76,8 @@ _check_caldb()
 
 
 wildcard_constraints:
-    target="|".join(TARGETS),
+    # target keys are validated as plain directory names, and escaped here all the same
+    target="|".join(re.escape(t) for t in TARGETS),
     obsid=r"\d{11}",
 
 
@@ -119,51 +125,50 @@ def selection_table(wildcards):
 def selection_row(target, obsid):
     from xrtflow.steps.catalog import selection_rows
 
-    path = checkpoints.select_observations.get(target=target).output.table
-    return selection_rows(str(path), Path(path).stat().st_mtime_ns)[obsid]
+    # Read directly, not through the checkpoint: the ObsID's jobs exist only once the selection
+    # does, and per-ObsID jobs must not depend on the selection file (a new ObsID would rerun all).
+    path = Path(res(f"{target}/catalog/selection.ecsv"))
+    return selection_rows(str(path), path.stat().st_mtime_ns)[obsid]
 
 
-def _status(checkpoint, wildcards):
-    path = checkpoint.get(target=wildcards.target, obsid=wildcards.obsid).output[0]
-    return path, read_json(path)
+def record(stage):
+    """Pattern of the record (``ok`` or ``failed``, with the reason) of a per-ObsID stage."""
+    return res(f"{{target}}/obs/{{obsid}}/{stage}.json")
 
 
-def cleaned_event_file(wildcards):
-    path, info = _status(checkpoints.pipeline, wildcards)
-    if info["status"] != "ok":
-        raise WorkflowError(f"ObsID {wildcards.obsid} failed the pipeline stage: {info['message']}")
-    return info["event_file"]
+#: Every product of one ObsID, by key (see xrtflow.steps.summary.STAGES).
+PRODUCTS = {
+    "events": obs_file(naming.cleaned_events),
+    "expomap": obs_file(naming.exposure_map),
+    "image": obs_file(naming.sky_image),
+    "src_lc": obs_file(naming.source_lightcurve),
+    "bkg_lc": obs_file(naming.background_lightcurve),
+    "src_pha": obs_file(naming.source_spectrum),
+    "bkg_pha": obs_file(naming.background_spectrum),
+    "arf": obs_file(naming.source_arf),
+    "rmf": obs_file(naming.source_rmf),
+    "grouped": obs_file(naming.grouped_spectrum),
+    "fit": res("{target}/obs/{obsid}/fit.json"),
+    "fit_table": res("{target}/obs/{obsid}/fit.ecsv"),
+    "fit_plot": res("{target}/obs/{obsid}/fit_plot.ecsv"),
+}
 
 
-def summary_inputs(wildcards):
-    """Everything one ObsID produced, as far as it got.
+#: Per-ObsID stages with a record of their own (the fit's record is fit.json).
+STAGE_RECORDS = ("stage", "pipeline", "expomap", "products", "group")
 
-    The per-ObsID checkpoints (staging, pipeline) are resolved here, one ObsID at a time, so
-    that the joint stages depend on one checkpoint only (the selection) and see each ObsID
-    through its summary: an ObsID that failed contributes its status, not its products.
-    """
-    stage, info = _status(checkpoints.stage_observation, wildcards)
-    if info["status"] != "ok":
-        return {"stage": stage}
-    pipeline, info = _status(checkpoints.pipeline, wildcards)
-    if info["status"] != "ok":
-        return {"stage": stage, "pipeline": pipeline}
-    products = {
-        key: obs_file(function).format(**wildcards)
-        for key, function in (
-            ("image", naming.sky_image),
-            ("src_lc", naming.source_lightcurve),
-            ("bkg_lc", naming.background_lightcurve),
-            ("src_pha", naming.source_spectrum),
-            ("bkg_pha", naming.background_spectrum),
-            ("arf", naming.source_arf),
-            ("rmf", naming.source_rmf),
-            ("grouped", naming.grouped_spectrum),
-        )
-    }
-    fit = res("{target}/obs/{obsid}/fit.json").format(**wildcards)
-    fit_table = res("{target}/obs/{obsid}/fit.ecsv").format(**wildcards)
-    return {"stage": stage, "pipeline": pipeline, **products, "fit": fit, "fit_table": fit_table}
+
+def products_of(*keys):
+    """The named products of one ObsID, as rule outputs or inputs."""
+    return {key: PRODUCTS[key] for key in keys}
+
+
+def run_summary(log):
+    """At the end of a run: what failed and why, per target (from the status tables)."""
+    from xrtflow.steps.tables import run_summary_lines
+
+    for line in run_summary_lines(RESULTS, TARGETS):
+        log.warning(line)
 
 
 def summaries(wildcards):
@@ -188,4 +193,22 @@ def all_outputs():
             f"{base}/tables/status.ecsv",
         ]
         outputs += [f"{base}/figures/{name}.png" for name in FIGURES]
+        outputs += known_summaries(target)
     return outputs
+
+
+def known_summaries(target):
+    """Every file of every ObsID of an existing selection, requested by ``all`` directly.
+
+    Snakemake checks a job for missing outputs only when the job is a target (or something
+    downstream must rerun): without this, a deleted intermediate under up-to-date results would
+    never be remade. The manifest is read as it is on disk (not through the checkpoint); a
+    selection that changes in this run still reaches its new ObsIDs through the checkpoint.
+    """
+    manifest = Path(f"{RESULTS}/{target}/catalog/obsids.txt")
+    if not manifest.exists():
+        return []
+    patterns = [*PRODUCTS.values(), *(record(s) for s in STAGE_RECORDS)]
+    patterns.append(res("{target}/obs/{obsid}/summary.json"))
+    obsids = _read_manifest(str(manifest), manifest.stat().st_mtime_ns)
+    return [p.format(target=target, obsid=obsid) for obsid in obsids for p in patterns]

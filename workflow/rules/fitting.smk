@@ -3,14 +3,15 @@
 
 rule fit_observation:
     input:
-        spectrum=obs_file(naming.grouped_spectrum),
-        background=obs_file(naming.background_spectrum),
-        rmf=obs_file(naming.source_rmf),
-        arf=obs_file(naming.source_arf),
+        spectrum=PRODUCTS["grouped"],
+        background=PRODUCTS["bkg_pha"],
+        rmf=PRODUCTS["rmf"],
+        arf=PRODUCTS["arf"],
+        group_record=record("group"),
     output:
-        json=res("{target}/obs/{obsid}/fit.json"),
-        table=res("{target}/obs/{obsid}/fit.ecsv"),
-        plot=res("{target}/obs/{obsid}/fit_plot.ecsv"),
+        json=PRODUCTS["fit"],
+        table=PRODUCTS["fit_table"],
+        plot=PRODUCTS["fit_plot"],
     params:
         backend=BACKEND.name,
         fit=config["fit"],
@@ -25,8 +26,10 @@ rule fit_observation:
 
 
 rule observation_summary:
+    # Every record and product of the ObsID: the summary exists only once all of them do.
     input:
-        unpack(summary_inputs),
+        **PRODUCTS,
+        **{f"{stage}_record": record(stage) for stage in STAGE_RECORDS},
     output:
         res("{target}/obs/{obsid}/summary.json"),
     log:

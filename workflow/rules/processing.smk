@@ -1,13 +1,16 @@
 # Per-ObsID processing through the chosen backend:
 # xrtpipeline -> xrtexpomap -> regions -> xrtproducts -> ftgrouppha (or their native equivalents).
+# Each stage writes its products and a record (<stage>.json); a failed ObsID gets a "failed"
+# record with the reason and empty placeholders at the product names (see steps/files.py).
 
 
-checkpoint pipeline:
+rule pipeline:
     input:
-        stage=res("{target}/obs/{obsid}/stage.json"),
+        stage=record("stage"),
         target=res("{target}/catalog/target.json"),
     output:
-        res("{target}/obs/{obsid}/pipeline.json"),
+        **products_of("events"),
+        record=record("pipeline"),
     params:
         backend=BACKEND.name,
         config=PROCESSING_CONFIG,
@@ -23,10 +26,12 @@ checkpoint pipeline:
 
 rule expomap:
     input:
-        events=cleaned_event_file,
-        stage=res("{target}/obs/{obsid}/stage.json"),
+        **products_of("events"),
+        stage=record("stage"),
+        pipeline=record("pipeline"),
     output:
-        obs_file(naming.exposure_map),
+        **products_of("expomap"),
+        record=record("expomap"),
     params:
         backend=BACKEND.name,
         config=PROCESSING_CONFIG,
@@ -58,19 +63,14 @@ rule regions:
 
 rule products:
     input:
-        events=cleaned_event_file,
-        expomap=obs_file(naming.exposure_map),
+        **products_of("events", "expomap"),
         src_region=res("{target}/regions/src.reg"),
         bkg_region=res("{target}/regions/bkg.reg"),
-        stage=res("{target}/obs/{obsid}/stage.json"),
+        stage=record("stage"),
+        expomap_record=record("expomap"),
     output:
-        image=obs_file(naming.sky_image),
-        src_lc=obs_file(naming.source_lightcurve),
-        bkg_lc=obs_file(naming.background_lightcurve),
-        src_pha=obs_file(naming.source_spectrum),
-        bkg_pha=obs_file(naming.background_spectrum),
-        arf=obs_file(naming.source_arf),
-        rmf=obs_file(naming.source_rmf),
+        **products_of("image", "src_lc", "bkg_lc", "src_pha", "bkg_pha", "arf", "rmf"),
+        record=record("products"),
     params:
         backend=BACKEND.name,
         config=PROCESSING_CONFIG,
@@ -86,12 +86,11 @@ rule products:
 
 rule group_spectrum:
     input:
-        src_pha=obs_file(naming.source_spectrum),
-        bkg_pha=obs_file(naming.background_spectrum),
-        rmf=obs_file(naming.source_rmf),
-        arf=obs_file(naming.source_arf),
+        **products_of("src_pha", "bkg_pha", "rmf", "arf"),
+        products_record=record("products"),
     output:
-        obs_file(naming.grouped_spectrum),
+        **products_of("grouped"),
+        record=record("group"),
     params:
         backend=BACKEND.name,
         config=PROCESSING_CONFIG,

@@ -1,10 +1,11 @@
 # Per-ObsID data: find (local archive) or download (HEASARC/AWS) only what XRT processing needs.
-# A checkpoint, so that an ObsID whose data are missing or corrupt is recorded and skipped.
+# Always writes stage.json: "ok" with the file paths, or "failed" with the reason (no checkpoint:
+# the rules downstream pass a failure on, so Snakemake tracks every file of every ObsID).
 
 
-checkpoint stage_observation:
+rule stage_observation:
     output:
-        res("{target}/obs/{obsid}/stage.json"),
+        record("stage"),
     params:
         archive=config["archive"],
         mode=MODE,

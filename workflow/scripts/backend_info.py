@@ -1,8 +1,7 @@
-import json
-from pathlib import Path
-
 from xrtflow.logs import script_log
+from xrtflow.steps.files import write_json
 
 with script_log(snakemake):
-    info = {"backend": snakemake.params.name, "reason": snakemake.params.reason}
-    Path(snakemake.output[0]).write_text(json.dumps(info, indent=2) + "\n")
+    write_json(
+        snakemake.output[0], {"backend": snakemake.params.name, "reason": snakemake.params.reason}
+    )

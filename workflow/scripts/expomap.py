@@ -7,7 +7,9 @@ with script_log(snakemake):
         snakemake.wildcards.obsid,
         snakemake.input.events,
         snakemake.input.stage,
+        snakemake.input.pipeline,
         snakemake.params.config,
-        snakemake.output[0],
+        snakemake.output.expomap,
+        snakemake.output.record,
         snakemake.log[0],
     )

@@ -9,4 +9,5 @@ with script_log(snakemake):
         json_out=snakemake.output.json,
         table_out=snakemake.output.table,
         plot_out=snakemake.output.plot,
+        log_path=snakemake.log[0],
     )

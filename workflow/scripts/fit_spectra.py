@@ -12,4 +12,6 @@ with script_log(snakemake):
         json_out=snakemake.output.json,
         table_out=snakemake.output.table,
         plot_out=snakemake.output.plot,
+        upstream={"group": snakemake.input.group_record},
+        log_path=snakemake.log[0],
     )

@@ -8,7 +8,9 @@ with script_log(snakemake):
         snakemake.input.src_pha,
         snakemake.input.bkg_pha,
         snakemake.input.rmf,
+        snakemake.input.products_record,
         snakemake.params.config,
-        snakemake.output[0],
+        snakemake.output.grouped,
+        snakemake.output.record,
         snakemake.log[0],
     )

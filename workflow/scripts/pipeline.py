@@ -8,6 +8,7 @@ with script_log(snakemake):
         snakemake.input.stage,
         snakemake.input.target,
         snakemake.params.config,
-        snakemake.output[0],
+        snakemake.output.events,
+        snakemake.output.record,
         snakemake.log[0],
     )

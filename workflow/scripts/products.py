@@ -2,6 +2,7 @@ from xrtflow.logs import script_log
 from xrtflow.steps.processing import run_products
 
 with script_log(snakemake):
+    outputs = {key: value for key, value in snakemake.output.items() if key != "record"}
     run_products(
         snakemake.params.backend,
         snakemake.wildcards.obsid,
@@ -10,7 +11,9 @@ with script_log(snakemake):
         snakemake.input.src_region,
         snakemake.input.bkg_region,
         snakemake.input.stage,
+        snakemake.input.expomap_record,
         snakemake.params.config,
-        dict(snakemake.output.items()),
+        outputs,
+        snakemake.output.record,
         snakemake.log[0],
     )

@@ -8,4 +8,5 @@ with script_log(snakemake):
         snakemake.params.mode,
         snakemake.params.start_time,
         snakemake.output[0],
+        snakemake.log[0],
     )

@@ -18,6 +18,8 @@ from ..catalog import (
     select_observations,
     write_if_changed,
 )
+from ..naming import OBSID_PATTERN
+from .files import write_json, write_table, write_text
 
 log = logging.getLogger(__name__)
 
@@ -33,12 +35,8 @@ def resolve_target(target: dict, output: str | Path) -> SkyCoord:
         coord = resolve_by_name(target["name"])
         how = "name resolver (Sesame)"
     log.info("%s at RA %.6f Dec %.6f from %s", target["name"], coord.ra.deg, coord.dec.deg, how)
-    Path(output).write_text(
-        json.dumps(
-            {"name": target["name"], "ra": coord.ra.deg, "dec": coord.dec.deg, "source": how},
-            indent=2,
-        )
-        + "\n"
+    write_json(
+        output, {"name": target["name"], "ra": coord.ra.deg, "dec": coord.dec.deg, "source": how}
     )
     return coord
 
@@ -72,7 +70,7 @@ def query_catalog(
         table = query_swift_master(coord, radius=radius, heasarc_url=archive.get("heasarc_url"))
         log.info("%d observations from HEASARC swiftmastr", len(table))
     table.sort("start_time")
-    table.write(output, format="ascii.ecsv", overwrite=True)
+    write_table(table, output)
     return table
 
 
@@ -82,6 +80,14 @@ def select(
     """Select ObsIDs; write the annotated table and the manifest only if their content changed."""
     table = read_observation_table(catalog)
     selection = select_observations(table, SelectionCriteria.from_target_config(target, mode))
+    # ObsIDs become directory names: a catalog row that is not an 11-digit ObsID is dropped.
+    bad = np.array([not OBSID_PATTERN.match(str(o)) for o in selection["obsid"]], dtype=bool)
+    if bad.any():
+        selection["reason"] = selection["reason"].astype(object)
+        for index in np.flatnonzero(bad):
+            selection["selected"][index] = False
+            selection["reason"][index] = "not an 11-digit ObsID"
+        selection["reason"] = selection["reason"].astype(str)
     for row in selection[~selection["selected"]]:
         log.info("dropped %s: %s", row["obsid"], row["reason"])
     chosen = list(selection["obsid"][selection["selected"]])
@@ -90,8 +96,14 @@ def select(
     manifest = "".join(f"{obsid}\n" for obsid in chosen)
     manifest_path = Path(manifest_out)
     if not manifest_path.exists() or manifest_path.read_text() != manifest:
-        manifest_path.write_text(manifest)
+        write_text(manifest_path, manifest)
         changed = True
+    if not chosen:
+        log.warning(
+            "no observation of %s passed the selection: nothing to process (reasons in %s)",
+            target.get("name"),
+            table_out,
+        )
     log.info("selection %s", "updated" if changed else "unchanged: files kept as they were")
     return selection
 

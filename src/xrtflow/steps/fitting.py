@@ -13,6 +13,7 @@ from astropy.table import Table
 from ..spectral.fit import PARAMETER_COLUMNS, PARAMETER_DTYPES, FitResult, FitSetup
 from ..spectral.models import parse_model
 from ..spectral.ogip import Spectrum, read_spectrum
+from .files import write_table, write_text
 
 log = logging.getLogger(__name__)
 
@@ -67,43 +68,58 @@ def fit_observations(
     table_out: str | Path,
     plot_out: str | Path,
     joint: bool | None = None,
+    upstream: dict | None = None,
+    log_path: str | Path | None = None,
 ) -> FitResult | None:
-    """Fit one or more grouped spectra; write JSON, ECSV and the plot table.
+    """Fit one or more grouped spectra; write JSON, ECSV and the plot table (atomically).
 
-    A single-ObsID fit that fails is recorded (``status: failed`` in the JSON, empty tables)
-    instead of raised, so that one bad spectrum never stops the others. A joint fit that fails
-    raises: there is nothing to fall back on.
+    A fit that fails (or does not converge, or has fewer fit bins than free parameters) is
+    recorded (``status: failed`` in the JSON, empty tables) instead of raised, so that one bad
+    spectrum never stops the others; so is an upstream failure given as ``upstream`` records.
     """
-    paths = _as_list(spectra)
-    # no background files given: each spectrum's BACKFILE keyword decides
-    background_files = _as_list(backgrounds) or [None] * len(paths)
-    files = list(zip(paths, background_files, _as_list(rmfs), _as_list(arfs), strict=True))
-    joint = len(files) > 1 if joint is None else joint
-    loaded = [read_spectrum(p, rmf=r, arf=a, background=b) for p, b, r, a in files]
-    obsids = [s.obsid or Path(p).name[2:13] for s, p in zip(loaded, paths, strict=True)]
-    setup = build_setup(loaded, settings, obsids, joint)
-    log.info(
-        "fitting %s to %d spectra (%s): %s", setup.model, len(files), backend, " ".join(obsids)
-    )
+    from .files import failed_upstream
+
+    obsid_guess = "joint" if joint else _obsid_from_path(_as_list(spectra))
+    failure = failed_upstream(upstream or {})
+    if failure is not None:
+        _write_failed(obsid_guess, failure, json_out, table_out, plot_out)
+        return None
     try:
+        paths = _as_list(spectra)
+        # no background files given: each spectrum's BACKFILE keyword decides
+        background_files = _as_list(backgrounds) or [None] * len(paths)
+        files = list(zip(paths, background_files, _as_list(rmfs), _as_list(arfs), strict=True))
+        joint = len(files) > 1 if joint is None else joint
+        loaded = [read_spectrum(p, rmf=r, arf=a, background=b) for p, b, r, a in files]
+        obsids = [s.obsid or Path(p).name[2:13] for s, p in zip(loaded, paths, strict=True)]
+        setup = build_setup(loaded, settings, obsids, joint)
+        log.info(
+            "fitting %s to %d spectra (%s): %s", setup.model, len(files), backend, " ".join(obsids)
+        )
         result = run_fit(backend, setup)
+        _check_result(result, obsids, joint)
     except Exception as err:
-        if joint:
-            raise
-        log.exception("fit of %s failed", obsids[0])
-        _write_failed(obsids[0], err, settings, json_out, table_out, plot_out)
+        log.exception("fit of %s failed", obsid_guess)
+        reason = str(err) if isinstance(err, FitFailure) else f"{type(err).__name__}: {err}"
+        failure = {
+            "status": "failed",
+            "failed_at": "fit_joint" if joint else "fit",
+            "message": reason,
+            "log": str(log_path or ""),
+        }
+        _write_failed(obsid_guess, failure, json_out, table_out, plot_out)
         return None
     # The run time goes to the log, not to the outputs: the same inputs give the same files.
     log.info("fit took %.2f s", result.elapsed)
     info = result.to_dict()
     info.pop("elapsed_s", None)
     info.update(status="ok", obsid=obsids[0] if not joint else "joint", backend=backend)
-    Path(json_out).write_text(json.dumps(info, indent=1, default=float) + "\n")
     table = result.table()
     table.meta = json.loads(json.dumps(dict(table.meta), default=float))
     table.meta.pop("elapsed_s", None)
-    table.write(table_out, format="ascii.ecsv", overwrite=True)
-    plot_table(result, setup).write(plot_out, format="ascii.ecsv", overwrite=True)
+    write_table(table, table_out)
+    write_table(plot_table(result, setup), plot_out)
+    write_text(json_out, json.dumps(info, indent=1, default=float) + "\n")
     for row in result.table():
         log.info(
             "%s %s.%s = %.5g [%.5g, %.5g]",
@@ -118,18 +134,40 @@ def fit_observations(
     return result
 
 
-def _write_failed(obsid, err, settings, json_out, table_out, plot_out) -> None:  # noqa: ANN001
-    message = f"{type(err).__name__}: {err}"
-    Path(json_out).write_text(
-        json.dumps({"obsid": obsid, "status": "failed", "message": message}, indent=1) + "\n"
+class FitFailure(RuntimeError):
+    """A fit whose result cannot be used (did not converge, too few bins)."""
+
+
+def _obsid_from_path(paths: list[str]) -> str:
+    name = Path(paths[0]).name if paths else ""
+    return name[2:13] if name.startswith("sw") else name
+
+
+def _check_result(result: FitResult, obsids: list[str], joint: bool) -> None:
+    what = "joint fit" if joint else f"fit of ObsID {obsids[0]}"
+    if result.dof <= 0:
+        free = sum(1 for p in result.parameters if not p.frozen and not p.tied_to)
+        raise FitFailure(
+            f"{what}: too few counts ({result.n_bins} fit bins for {free} free parameters): "
+            "freeze parameters or exclude the ObsID"
+        )
+    if not result.valid or not np.isfinite(result.stat):
+        raise FitFailure(
+            f"{what} did not converge (statistic {result.stat:.4g}, minimiser: invalid "
+            "minimum): try other fit.start values or freeze parameters"
+        )
+
+
+def _write_failed(obsid, failure: dict, json_out, table_out, plot_out) -> None:  # noqa: ANN001
+    write_table(Table(names=PARAMETER_COLUMNS, dtype=PARAMETER_DTYPES), table_out)
+    write_table(
+        Table(
+            names=("obsid", "e_lo", "e_hi", "rate", "rate_err", "model"),
+            dtype=("U11", float, float, float, float, float),
+        ),
+        plot_out,
     )
-    Table(names=PARAMETER_COLUMNS, dtype=PARAMETER_DTYPES).write(
-        table_out, format="ascii.ecsv", overwrite=True
-    )
-    Table(
-        names=("obsid", "e_lo", "e_hi", "rate", "rate_err", "model"),
-        dtype=("U11", float, float, float, float, float),
-    ).write(plot_out, format="ascii.ecsv", overwrite=True)
+    write_text(json_out, json.dumps({"obsid": obsid, **failure}, indent=1) + "\n")
 
 
 def group_values(result: FitResult, group: int) -> np.ndarray:
@@ -223,8 +261,12 @@ def fit_joint(
     json_out: str | Path,
     table_out: str | Path,
     plot_out: str | Path,
+    log_path: str | Path | None = None,
 ) -> FitResult | None:
-    """Joint fit of every ObsID that has a spectrum (failed ObsIDs are left out, and logged)."""
+    """Joint fit of every ObsID that succeeded (failed ObsIDs are left out, and logged).
+
+    With no ObsID left the fit is recorded as failed ("nothing to fit"), with empty tables.
+    """
     from .summary import read_summaries, with_products
 
     everything = read_summaries(summaries)
@@ -238,7 +280,16 @@ def fit_joint(
                 skipped["message"],
             )
     if not usable:
-        raise RuntimeError("no ObsID produced a spectrum: nothing to fit (see tables/status.ecsv)")
+        message = (
+            f"nothing to fit: none of the {len(everything)} selected ObsIDs has a fitted spectrum "
+            "(see tables/status.ecsv)"
+            if everything
+            else "nothing to fit: no ObsID passed the selection (see catalog/selection.ecsv)"
+        )
+        log.warning("%s", message)
+        failure = {"status": "failed", "failed_at": "fit_joint", "message": message, "log": ""}
+        _write_failed("joint", failure, json_out, table_out, plot_out)
+        return None
     products = [s["products"] for s in usable]
     return fit_observations(
         backend=backend,
@@ -251,4 +302,5 @@ def fit_joint(
         table_out=table_out,
         plot_out=plot_out,
         joint=True,
+        log_path=log_path,
     )

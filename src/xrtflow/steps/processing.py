@@ -1,16 +1,18 @@
-"""Steps: per-ObsID processing through the chosen backend (``native`` or ``heasoft``)."""
+"""Steps: per-ObsID processing through the chosen backend (``native`` or ``heasoft``).
+
+Each stage runs inside :func:`xrtflow.steps.files.run_guarded`: it always writes its declared
+products and a record (``ok``, or ``failed`` with stage, reason and log), builds everything in a
+scratch directory and renames it into place, and passes an upstream failure on unchanged.
+"""
 
 from __future__ import annotations
 
 import importlib
 import json
 import logging
-import shutil
-import tempfile
-from contextlib import contextmanager
 from pathlib import Path
 
-from .catalog import read_target
+from .files import StageFailure, read_record, run_guarded
 
 log = logging.getLogger(__name__)
 
@@ -22,15 +24,12 @@ def backend_module(name: str):  # noqa: ANN201 (a module)
     return importlib.import_module(f"xrtflow.backends.{name}")
 
 
-@contextmanager
-def job_workdir(outdir: Path, label: str):
-    """A private scratch directory per job (parallel jobs never share parameter files)."""
-    outdir.mkdir(parents=True, exist_ok=True)
-    path = Path(tempfile.mkdtemp(prefix=f".{label}-", dir=outdir))
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
+def _stage_info(stage_json: str | Path) -> dict:
+    return json.loads(Path(stage_json).read_text())
+
+
+def _log(log_path) -> Path | None:  # noqa: ANN001
+    return Path(log_path) if log_path else None
 
 
 def run_pipeline(
@@ -39,54 +38,71 @@ def run_pipeline(
     stage_json: str | Path,
     target_json: str | Path,
     config: dict,
-    output: str | Path,
+    events_out: str | Path,
+    record_out: str | Path,
     log_path: str | Path | None,
 ) -> dict:
-    """Cleaned events for one ObsID; failures are recorded in ``pipeline.json``, not raised."""
-    stage = json.loads(Path(stage_json).read_text())
-    output = Path(output)
-    info: dict = {"obsid": obsid, "backend": backend, "status": "failed", "message": ""}
-    if stage["status"] != "ok":
-        info["message"] = f"not staged: {stage['message']}"
-    else:
+    """Cleaned events for one ObsID (``xrtpipeline`` or its native equivalent)."""
+    from .catalog import read_target
+
+    def make(scratch: Path) -> dict:
+        stage = _stage_info(stage_json)
         _, target = read_target(target_json)
-        try:
-            with job_workdir(output.parent, "pipeline") as workdir:
-                event_file = backend_module(backend).pipeline(
-                    obsid,
-                    Path(stage["obs_dir"]),
-                    output.parent,
-                    target,
-                    config,
-                    workdir,
-                    Path(log_path) if log_path else None,
-                )
-            info.update(status="ok", event_file=str(event_file))
-        except Exception as err:  # recorded: one bad ObsID never stops the others
-            log.exception("ObsID %s: pipeline stage failed", obsid)
-            info["message"] = f"{type(err).__name__}: {err}"
-    output.write_text(json.dumps(info, indent=2) + "\n")
-    return info
+        (scratch / "work").mkdir()
+        made = backend_module(backend).pipeline(
+            obsid, Path(stage["obs_dir"]), scratch, target, config, scratch / "work", _log(log_path)
+        )
+        return {"events": made}
+
+    return run_guarded(
+        "pipeline", obsid, {"stage": stage_json}, {"events": events_out}, record_out, log_path, make
+    )
 
 
 def run_expomap(
-    backend: str, obsid: str, event_file, stage_json, config: dict, output, log_path
-) -> Path:
-    stage = json.loads(Path(stage_json).read_text())
-    output = Path(output)
-    with job_workdir(output.parent, "expomap") as workdir:
+    backend: str,
+    obsid: str,
+    event_file,
+    stage_json,
+    pipeline_json,
+    config: dict,
+    output,
+    record_out,
+    log_path,
+) -> dict:
+    """Exposure map of one ObsID (``xrtexpomap`` or native)."""
+
+    def make(scratch: Path) -> dict:
+        stage = _stage_info(stage_json)
+        (scratch / "work").mkdir()
         made = backend_module(backend).expomap(
             obsid,
             Path(event_file),
             Path(stage["attitude_file"]),
             Path(stage["hk_file"]),
-            output.parent,
+            scratch,
             config,
-            workdir,
-            Path(log_path) if log_path else None,
+            scratch / "work",
+            _log(log_path),
         )
-    _expect(made, output, obsid, "exposure map")
-    return output
+        return {"expomap": made}
+
+    return run_guarded(
+        "expomap",
+        obsid,
+        {"pipeline": pipeline_json},
+        {"expomap": output},
+        record_out,
+        log_path,
+        make,
+    )
+
+
+def _source_counts(pha: str | Path) -> int:
+    from astropy.io import fits
+
+    with fits.open(pha, memmap=False) as hdul:
+        return int(hdul["SPECTRUM"].data["COUNTS"].sum())
 
 
 def run_products(
@@ -97,13 +113,20 @@ def run_products(
     src_region,
     bkg_region,
     stage_json,
+    expomap_json,
     config: dict,
     outputs: dict,
+    record_out,
     log_path,
 ) -> dict:
-    stage = json.loads(Path(stage_json).read_text())
-    outdir = Path(outputs["src_pha"]).parent
-    with job_workdir(outdir, "products") as workdir:
+    """Image, light curves, spectra, ARF and RMF (``xrtproducts`` or native).
+
+    An empty source region is a failure of this stage (the spectrum could not be fitted).
+    """
+
+    def make(scratch: Path) -> dict:
+        stage = _stage_info(stage_json)
+        (scratch / "work").mkdir()
         made = backend_module(backend).products(
             obsid,
             Path(event_file),
@@ -112,35 +135,59 @@ def run_products(
             Path(expomap),
             Path(stage["attitude_file"]),
             Path(stage["hk_file"]),
-            outdir,
+            scratch,
             config,
-            workdir,
-            Path(log_path) if log_path else None,
+            scratch / "work",
+            _log(log_path),
         )
-    for key, path in outputs.items():
-        _expect(made.get(key), Path(path), obsid, key)
-    return made
+        if "src_pha" in made and _source_counts(made["src_pha"]) == 0:
+            radius = config.get("regions", {}).get("source_radius")
+            raise StageFailure(
+                f"ObsID {obsid}: no events in the source region (circle of {radius} arcsec "
+                "around the target): is the target in the field of view? Check the target "
+                "position or exclude the ObsID"
+            )
+        return made
+
+    return run_guarded(
+        "products", obsid, {"expomap": expomap_json}, outputs, record_out, log_path, make
+    )
 
 
-def run_group(backend: str, obsid: str, src_pha, bkg_pha, rmf, config: dict, output, log_path):
-    output = Path(output)
-    with job_workdir(output.parent, "group") as workdir:
+def run_group(
+    backend: str,
+    obsid: str,
+    src_pha,
+    bkg_pha,
+    rmf,
+    products_json,
+    config: dict,
+    output,
+    record_out,
+    log_path,
+) -> dict:
+    """Grouped source spectrum (``ftgrouppha`` or native)."""
+
+    def make(scratch: Path) -> dict:
+        target = scratch / Path(output).name
+        (scratch / "work").mkdir()
         made = backend_module(backend).group(
             obsid,
             Path(src_pha),
             Path(bkg_pha),
             Path(rmf),
-            output,
+            target,
             config,
-            workdir,
-            Path(log_path) if log_path else None,
+            scratch / "work",
+            _log(log_path),
         )
-    _expect(made, output, obsid, "grouped spectrum")
-    return output
+        return {"grouped": made}
+
+    return run_guarded(
+        "group", obsid, {"products": products_json}, {"grouped": output}, record_out, log_path, make
+    )
 
 
-def _expect(made, expected: Path, obsid: str, what: str) -> None:
-    if made is None or Path(made).resolve() != expected.resolve() or not expected.exists():
-        raise RuntimeError(
-            f"ObsID {obsid}: the backend did not write the {what} as {expected} (got {made})"
-        )
+def record_ok(path: str | Path) -> bool:
+    """True if the stage record at ``path`` says ``ok``."""
+    return read_record(path)["status"] == "ok"

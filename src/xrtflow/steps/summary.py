@@ -1,38 +1,54 @@
 """Step: one JSON per ObsID saying how far it got, with the paths of what it produced.
 
-The joint stages (joint fit, tables, figures) read these summaries instead of depending on each
-ObsID's products directly, so an ObsID that failed is reported, not waited for.
+The summary rule depends on every record and product of its ObsID, so it runs only after all of
+them exist; the joint stages (joint fit, tables, figures) read the summaries instead of each
+ObsID's products, and use the ObsIDs whose summary says ``ok``.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from .files import read_record, write_json
+
 log = logging.getLogger(__name__)
 
-#: The steps whose own JSON records a status, in order.
-STATUS_STEPS = ("stage", "pipeline", "fit")
+#: The per-ObsID stages, in order, each with its record and the product keys it declares.
+STAGES = {
+    "stage": (),
+    "pipeline": ("events",),
+    "expomap": ("expomap",),
+    "products": ("image", "src_lc", "bkg_lc", "src_pha", "bkg_pha", "arf", "rmf"),
+    "group": ("grouped",),
+    "fit": ("fit", "fit_table", "fit_plot"),
+}
 
 
 def write_summary(obsid: str, inputs: Mapping[str, str], output: str | Path) -> dict:
-    """Summarise one ObsID from its rule inputs (the status files and products it reached)."""
-    summary: dict = {"obsid": obsid, "status": "ok", "failed_at": "", "message": ""}
-    for step in STATUS_STEPS:
-        path = inputs.get(step)
-        if path is None:
-            continue
-        info = json.loads(Path(path).read_text())
-        if info.get("status") != "ok":
-            summary.update(status="failed", failed_at=step, message=info.get("message", ""))
+    """Summarise one ObsID from its records (``<stage>_record`` inputs) and products.
+
+    Products are listed only for the stages that succeeded: a failed ObsID's placeholders are
+    never handed on as data.
+    """
+    summary: dict = {"obsid": obsid, "status": "ok", "failed_at": "", "message": "", "log": ""}
+    products: dict[str, str] = {}
+    for step, keys in STAGES.items():
+        record_path = inputs.get("fit" if step == "fit" else f"{step}_record")
+        record = read_record(record_path) if record_path else {"status": "ok"}
+        if record["status"] != "ok":
+            summary.update(
+                status="failed",
+                failed_at=record.get("failed_at", step),
+                message=record.get("message", ""),
+                log=record.get("log", ""),
+            )
             break
-    summary["products"] = {
-        key: str(value) for key, value in inputs.items() if key not in STATUS_STEPS
-    }
-    summary["has_products"] = "grouped" in summary["products"]
-    Path(output).write_text(json.dumps(summary, indent=2) + "\n")
+        products.update({key: str(inputs[key]) for key in keys if key in inputs})
+    summary["products"] = products
+    summary["has_products"] = summary["status"] == "ok"
+    write_json(output, summary)
     if summary["status"] == "ok":
         log.info("ObsID %s: processed and fitted", obsid)
     else:
@@ -42,9 +58,33 @@ def write_summary(obsid: str, inputs: Mapping[str, str], output: str | Path) -> 
 
 def read_summaries(paths: Sequence[str | Path]) -> list[dict]:
     """Summaries in the given (selection) order."""
+    import json
+
     return [json.loads(Path(p).read_text()) for p in paths]
 
 
 def with_products(summaries: Sequence[dict]) -> list[dict]:
-    """The summaries of ObsIDs that have spectra, images and light curves."""
-    return [s for s in summaries if s.get("has_products")]
+    """The summaries of ObsIDs that were processed and fitted (status ``ok``)."""
+    return [s for s in summaries if s.get("status") == "ok" and s.get("has_products")]
+
+
+def placeholder_figure(output: str | Path, target: dict, what: str) -> None:
+    """A figure that says there is nothing to show (every ObsID failed, or none was selected)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 2.5))
+    ax.axis("off")
+    ax.text(
+        0.5,
+        0.5,
+        f"{target.get('name', '')}: no {what} to show\n"
+        "no ObsID was selected, or every selected ObsID failed (see tables/status.ecsv)",
+        ha="center",
+        va="center",
+        fontsize=10,
+    )
+    fig.savefig(output, format="png", metadata={"Software": None})
+    plt.close(fig)
