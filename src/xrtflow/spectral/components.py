@@ -7,8 +7,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from scipy.special import erf, zeta
-from scipy.special import gamma as gamma_fn
 
 from xrtflow.spectral import absorption
 
@@ -144,6 +142,8 @@ def gaussian(edges: np.ndarray, p: np.ndarray, **_) -> np.ndarray:
         if 0 <= i < out.size:
             out[i] = 1.0
         return out
+    from scipy.special import erf  # imported when first needed: keeps start-up light
+
     cdf = 0.5 * erf((edges - line) / (np.sqrt(2.0) * sigma))
     return np.diff(cdf)
 
@@ -153,7 +153,8 @@ def zgauss(edges: np.ndarray, p: np.ndarray, **_) -> np.ndarray:
     return gaussian(edges * zf, np.array([p[0], p[1]])) / zf
 
 
-_G0 = gamma_fn(8.0 / 3.0) * zeta(8.0 / 3.0)
+# Gamma(8/3) zeta(8/3) = int_0^inf x^(5/3)/(e^x - 1) dx
+_G0 = 1.932161609089239
 
 
 @lru_cache(maxsize=1)
