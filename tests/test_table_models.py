@@ -24,8 +24,9 @@ def _bb(kt: float, edges: np.ndarray = E_TAB) -> np.ndarray:
 
 
 def write_table(path, name, grids, spectra, *, additive=True, redshift=False, method=None,
-                add_spectra=(), add_names=(), low=None, high=None):  # fmt: skip
+                add_spectra=(), add_names=(), low=None, high=None, energies=None):  # fmt: skip
     """Write an OGIP 92-009 table model file (spectra: rows in C order of the grids)."""
+    energies = E_TAB if energies is None else energies
     n_int = len(grids)
     names = [g[0] for g in grids] + list(add_names)
     values = [np.asarray(g[1], float) for g in grids] + [np.zeros(1)] * len(add_names)
@@ -55,10 +56,10 @@ def write_table(path, name, grids, spectra, *, additive=True, redshift=False, me
     par.header["HDUCLAS1"] = "XSPEC TABLE MODEL"
     par.header["HDUCLAS2"] = "PARAMETERS"
     ene = fits.BinTableHDU.from_columns(
-        [fits.Column("ENERG_LO", "D", array=E_TAB[:-1]),
-         fits.Column("ENERG_HI", "D", array=E_TAB[1:])], name="ENERGIES")  # fmt: skip
+        [fits.Column("ENERG_LO", "D", array=energies[:-1]),
+         fits.Column("ENERG_HI", "D", array=energies[1:])], name="ENERGIES")  # fmt: skip
     mesh = np.array(np.meshgrid(*[g[1] for g in grids], indexing="ij")).reshape(n_int, -1).T
-    nE = E_TAB.size - 1
+    nE = energies.size - 1
     scols = [fits.Column("PARAMVAL", f"{n_int}E", array=mesh),
              fits.Column("INTPSPEC", f"{nE}E", array=np.asarray(spectra))]  # fmt: skip
     for k, a in enumerate(add_spectra):
@@ -210,3 +211,35 @@ def test_table_parameters_by_name(bb_table):
     assert m.parameter("bbgrid.norm").index == 3
     assert m.parameter("po.norm").index == 5
     assert m.parameter("kT").hard_min == pytest.approx(0.05)
+
+
+def test_fit_with_a_table_equals_the_direct_fit(tmp_path):
+    """A real Swift-XRT PC spectrum fitted with tbabs*atable{power-law grid} gives the fit of
+    tbabs*powerlaw (the grid is fine enough for linear interpolation in the index)."""
+    import warnings
+    from pathlib import Path
+
+    from xrtflow.spectral.fit import FitSetup, fit
+    from xrtflow.spectral.ogip import read_spectrum
+
+    base = Path(__file__).resolve().parents[1].parent / "shared/data/swift-xrt/pc_00092220001"
+    if not base.is_dir():
+        pytest.skip("../shared Swift-XRT data not available")
+    spec = read_spectrum(base / "target_sr.pha", rmf=base / "swxpc0to12s6_20130101v014.rmf.gz",
+                         arf=base / "target_sr.arf", use_header=False)  # fmt: skip
+    energies = np.geomspace(0.05, 12.0, 1201)
+    grid = np.linspace(1.0, 5.0, 81)
+    spectra = np.array([parse_model("po").evaluate(energies, [g, 1.0]) for g in grid])
+    path = write_table(tmp_path / "pl.fits", "pltab", [("PhoIndex", grid)], spectra,
+                       energies=energies)  # fmt: skip
+    results = []
+    for model in (f"tbabs*atable{{{path}}}", "tbabs*po"):
+        setup = FitSetup([spec], model, start={1: 0.1, 2: 2.0, 3: 1e-3}, statistic="cstat",
+                         ignore="**-0.3 7.0-**", abund="wilm", xsect="vern", flux_samples=0)  # fmt: skip
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            results.append(fit(setup))
+    table, direct = results
+    assert table.stat == pytest.approx(direct.stat, abs=0.05)
+    for i, tol in ((1, 0.02), (2, 0.02), (3, 0.02)):
+        assert table.value(i) == pytest.approx(direct.value(i), rel=tol)

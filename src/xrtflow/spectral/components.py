@@ -7,8 +7,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from scipy.special import erf, zeta
-from scipy.special import gamma as gamma_fn
 
 from xrtflow.spectral import absorption
 
@@ -73,13 +71,14 @@ def powerlaw(edges: np.ndarray, p: np.ndarray, **_) -> np.ndarray:
 
 
 def zpowerlw(edges: np.ndarray, p: np.ndarray, **_) -> np.ndarray:
-    # XSPEC's zpowerLaw: the power law on the rest-frame edges E (1+z), divided by (1+z)
+    """zpowerlw: the power law on the rest-frame edges E (1+z), divided by (1+z) (XSPEC)."""
     zf = 1.0 + p[1]
     return _pl_integral(edges * zf, p[0]) / zf
 
 
 def bknpower(edges: np.ndarray, p: np.ndarray, **_) -> np.ndarray:
-    # E^-G1 below BreakE, BreakE^(G2-G1) E^-G2 above; the bin holding the break gets both parts
+    """bknpower: E^-G1 below BreakE, BreakE^(G2-G1) E^-G2 above, integrated exactly (the bin
+    holding the break gets both parts)."""
     g1, ebreak, g2 = float(p[0]), float(p[1]), float(p[2])
     below = _pl_integral(np.minimum(edges, ebreak), g1)
     above = _pl_integral(np.maximum(edges, ebreak), g2) * ebreak ** (g2 - g1)
@@ -87,7 +86,7 @@ def bknpower(edges: np.ndarray, p: np.ndarray, **_) -> np.ndarray:
 
 
 def logpar(edges: np.ndarray, p: np.ndarray, **_) -> np.ndarray:
-    # XSPEC's logpar: (E/pivotE)^(-alpha - beta log10(E/pivotE)), Simpson's rule in each bin
+    """logpar: (E/pivotE)^(-alpha - beta log10(E/pivotE)), Simpson's rule per bin (XSPEC)."""
     alpha, beta, pivot = float(p[0]), float(p[1]), float(p[2])
 
     def shape(e: np.ndarray) -> np.ndarray:
@@ -123,7 +122,7 @@ def bbody(edges: np.ndarray, p: np.ndarray, **_) -> np.ndarray:
 
 
 def zbbody(edges: np.ndarray, p: np.ndarray, **_) -> np.ndarray:
-    # XSPEC's xszbod: bbody on the rest-frame edges E (1+z), divided by (1+z)
+    """zbbody: bbody on the rest-frame edges E (1+z), divided by (1+z) (XSPEC's xszbod)."""
     kt, zf = p[0], 1.0 + p[1]
     return _planck_trapezoid(edges * zf, kt) * 8.0525 / kt**4 / zf
 
@@ -143,6 +142,8 @@ def gaussian(edges: np.ndarray, p: np.ndarray, **_) -> np.ndarray:
         if 0 <= i < out.size:
             out[i] = 1.0
         return out
+    from scipy.special import erf  # imported when first needed: keeps start-up light
+
     cdf = 0.5 * erf((edges - line) / (np.sqrt(2.0) * sigma))
     return np.diff(cdf)
 
@@ -152,7 +153,8 @@ def zgauss(edges: np.ndarray, p: np.ndarray, **_) -> np.ndarray:
     return gaussian(edges * zf, np.array([p[0], p[1]])) / zf
 
 
-_G0 = gamma_fn(8.0 / 3.0) * zeta(8.0 / 3.0)
+# Gamma(8/3) zeta(8/3) = int_0^inf x^(5/3)/(e^x - 1) dx
+_G0 = 1.932161609089239
 
 
 @lru_cache(maxsize=1)
@@ -192,7 +194,7 @@ def tbabs(edges: np.ndarray, p: np.ndarray, abund: str = "wilm", **_) -> np.ndar
 
 
 def ztbabs(edges: np.ndarray, p: np.ndarray, abund: str = "wilm", **_) -> np.ndarray:
-    # XSPEC's ztbabs runs tbvabs with the grain density 0: no grains, every atom in the gas
+    """zTBabs: tbvabs with the grain density 0 (no grains, every atom in the gas), on E (1+z)."""
     return np.exp(-p[0] * absorption.tbabs_sigma(edges, abund, redshift=p[1], grains=False))
 
 
@@ -205,7 +207,7 @@ def zphabs(edges: np.ndarray, p: np.ndarray, abund: str = "angr", xsect: str = "
 
 
 def pcfabs(edges: np.ndarray, p: np.ndarray, abund: str = "angr", xsect: str = "bcmc", **_):
-    # XSPEC's xsabsp: a fraction CvrFract of the source is seen through phabs, the rest is not
+    """pcfabs: a fraction CvrFract of the source seen through phabs, the rest unabsorbed."""
     t = np.exp(-p[0] * absorption.phabs_sigma(edges, abund, xsect))
     return 1.0 - p[1] + p[1] * t
 
