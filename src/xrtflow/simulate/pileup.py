@@ -31,7 +31,14 @@ import numpy as np
 from xrtflow import calibration
 from xrtflow.simulate.config import PC_FRAME_TIME, PC_GRADE_PROBABILITIES
 
-__all__ = ["PileupStats", "PiledSource", "pile_up", "simulate_piled_source"]
+__all__ = [
+    "PileupStats",
+    "PiledSource",
+    "draw_power_law",
+    "pile_up",
+    "power_law_band_fraction",
+    "simulate_piled_source",
+]
 
 #: PC mode: grades 0-12 are X-ray events.
 MAX_PC_GRADE = 12
@@ -170,6 +177,31 @@ def pile_up(
     return out, stats
 
 
+def _power_law_weights(response, photon_index: float) -> np.ndarray:
+    """Detected-photon probability per response energy bin of a power law (area-weighted)."""
+    e_mid = 0.5 * (response.energ_lo + response.energ_hi)
+    width = response.energ_hi - response.energ_lo
+    with np.errstate(divide="ignore"):
+        shape = np.where(e_mid > 0, e_mid**-photon_index, 0.0) * width * response.specresp
+    return shape / shape.sum()
+
+
+def draw_power_law(
+    n: int, response, photon_index: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Energies (keV) and PI channels (-1: lost) of ``n`` detected photons of a power law."""
+    weights = _power_law_weights(response, photon_index)
+    ebin = np.minimum(np.searchsorted(np.cumsum(weights), rng.random(n)), weights.size - 1)
+    width = response.energ_hi - response.energ_lo
+    energy = response.energ_lo[ebin] + rng.random(n) * width[ebin]
+    return energy, response.draw_channels(ebin, rng)
+
+
+def power_law_band_fraction(response, photon_index: float, first: int, last: int) -> float:
+    """Expected fraction of a power law's detected photons in PI channels ``first..last``."""
+    return float(response.fold(_power_law_weights(response, photon_index))[first : last + 1].sum())
+
+
 @dataclass
 class PiledSource:
     """A simulated bright point source with and without pile-up (same photons)."""
@@ -230,16 +262,9 @@ def simulate_piled_source(
     n_frames = max(1, int(round(exposure / frame_time)))
     exposure = n_frames * frame_time
     t0 = 1.0e8
-    e_mid = 0.5 * (response.energ_lo + response.energ_hi)
-    width = response.energ_hi - response.energ_lo
-    with np.errstate(divide="ignore"):
-        shape = np.where(e_mid > 0, e_mid**-photon_index, 0.0) * width * response.specresp
-    weights = shape / shape.sum()
-    band = response.fold(weights)[30:1000].sum()  # fraction of detected counts in PI 30-999
     n_src = int(rng.poisson(count_rate * exposure))
-    ebin = np.minimum(np.searchsorted(np.cumsum(weights), rng.random(n_src)), weights.size - 1)
-    energy = response.energ_lo[ebin] + rng.random(n_src) * width[ebin]
-    pi = response.draw_channels(ebin, rng)
+    energy, pi = draw_power_law(n_src, response, photon_index, rng)
+    band = power_law_band_fraction(response, photon_index, 30, 999)
     r_pix = calibration.sample_psf_radius(energy, offaxis_arcmin, rng) / calibration.PIXEL_ARCMIN
     phi = rng.uniform(0.0, 2.0 * np.pi, n_src)
     sx = np.floor(center[0] + r_pix * np.cos(phi) + 0.5).astype(np.int64)
