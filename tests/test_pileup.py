@@ -126,3 +126,26 @@ def test_annulus_arf_factor_is_the_king_annulus():
     got = annulus_arf_factor(np.array([1.5]), r_in, r_out, 0.0)
     np.testing.assert_allclose(got, expected, rtol=2e-4)
     np.testing.assert_allclose(annulus_arf_factor(np.array([1.0, 5.0]), 0.0, r_out, 0.0), 1.0)
+
+
+SHARED = __import__("pathlib").Path(__file__).resolve().parents[1].parent / "shared"
+
+
+@pytest.mark.parametrize("obsid", ["00031940101", "00031940102", "00031940103"])
+def test_no_excision_without_pile_up_on_reference_event_files(obsid):
+    """HEASoft reference simulations (T Pyx-like, ~0.6-0.7 count/s, no pile-up simulated, with
+    attitude jitter, roll and off-axis PSF): above or near the threshold, but nothing to excise."""
+    from xrtflow.products.events import read_events
+    from xrtflow.products.pileup import assess_pileup_events, excision_region
+
+    path = SHARED / "reference" / "heasoft-products" / obsid / f"sw{obsid}xpcw3po_cl.evt.gz"
+    if not path.is_file():
+        pytest.skip("../shared is not available")
+    ra, dec = 136.17292778, -32.37986565
+    offaxis = {"00031940101": 1.0, "00031940102": 5.0, "00031940103": 8.0}[obsid]
+    a = assess_pileup_events(read_events(path), ra, dec, offaxis_arcmin=offaxis)
+    assert a.mode == "PC" and 0.5 < a.measured_rate < 0.8
+    assert a.r_in == 0.0
+    assert excision_region(ra, dec, a).strip().endswith('circle(136.17292778,-32.37986565,180.00")')
+    forced = assess_pileup_events(read_events(path), ra, dec, offaxis_arcmin=offaxis, threshold=0)
+    assert forced.piled and forced.r_in == 0.0  # the profile is the PSF's down to the centre
