@@ -147,5 +147,9 @@ def test_no_excision_without_pile_up_on_reference_event_files(obsid):
     assert a.mode == "PC" and 0.5 < a.measured_rate < 0.8
     assert a.r_in == 0.0
     assert excision_region(ra, dec, a).strip().endswith('circle(136.17292778,-32.37986565,180.00")')
+    # forced analysis: the zone test (10% one-sided) may excise a few pixels on a fluctuation
+    # (obsid ...103: rings 1-4 px 2 sigma low), but without pile-up the flux does not change
     forced = assess_pileup_events(read_events(path), ra, dec, offaxis_arcmin=offaxis, threshold=0)
-    assert forced.piled and forced.r_in == 0.0  # the profile is the PSF's down to the centre
+    assert forced.piled and forced.r_in <= 4.0
+    lo, hi = forced.corrected_rate_interval
+    assert lo <= a.corrected_rate <= hi
