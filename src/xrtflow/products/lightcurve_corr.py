@@ -284,20 +284,17 @@ def psf_fraction_per_bin(
         out[ok] = good[iy[ok] - 1, ix[ok] - 1]
         return out
 
-    frac_key = np.array(
-        [
-            exposed_psf_fraction(
-                center,
-                r_in,
-                r_out,
-                lambda x, y, k=k: sky_to_detector(x, y, att_ra[k], att_dec[k], att_roll[k], wcs),
-                good_pixel,
-                energy_keV,
-                offaxis_arcmin,
-            )
-            for k in first
-        ]
-    )
+    # the PSF on the sky pixels of the region does not depend on the attitude: compute it once
+    gx, gy, r, mass = _pixel_psf(center, r_out, energy_keV, offaxis_arcmin, 6)
+    sel = r >= r_in
+    gx, gy, mass = gx[sel], gy[sel], mass[sel]
+    frac_key = np.empty(first.size)
+    for n, k in enumerate(first):
+        dx, dy = sky_to_detector(gx, gy, att_ra[k], att_dec[k], att_roll[k], wcs)
+        ix = np.floor(dx + 0.5).astype(np.int64)
+        iy = np.floor(dy + 0.5).astype(np.int64)
+        frac_key[n] = np.sum(mass * good_pixel(ix, iy))
+
     # time of every attitude sample inside every bin and the GTIs
     lo = np.maximum(att_time[None, :], bins[:, :1])
     hi = np.minimum(stop[None, :], bins[:, 1:])
