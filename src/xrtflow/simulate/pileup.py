@@ -86,6 +86,7 @@ def pile_up(
     y: str = "RAWY",
     max_grade: int = MAX_PC_GRADE,
     pi_max: int = 1023,
+    mode: str = "PC",
 ) -> tuple[dict[str, np.ndarray], PileupStats]:
     """Merge the photons of each frame that fall within a 3 x 3 pixel neighbourhood.
 
@@ -103,6 +104,10 @@ def pile_up(
         Highest grade kept (12 in PC mode).
     pi_max : int
         Highest PI channel; merged events above it are rejected.
+    mode : {"PC", "WT"}
+        Grade bands: PC as in the module notes; WT (one-dimensional: ``y`` is constant, the rows
+        are summed on the CCD) keeps grade 0 for one column, gives 1-2 to two adjacent columns and
+        3 (rejected with ``max_grade = 2``) to anything wider.
 
     Returns
     -------
@@ -149,6 +154,10 @@ def pile_up(
         default=13,
     )
     pattern = np.where(band_lo == 0, 0, band_lo + rng.integers(0, 4, n_c))
+    if mode.upper() == "WT":
+        pattern = np.select(
+            [n_pix == 1, (n_pix == 2) & (ex == 1)], [0, 1 + rng.integers(0, 2, n_c)], default=3
+        )
     merged = size > 1
     new_grade = np.where(merged, np.maximum(pattern, g_max), grade[lead])
     keep = (new_grade <= max_grade) & (pi_sum <= pi_max)
