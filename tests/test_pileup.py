@@ -153,3 +153,27 @@ def test_no_excision_without_pile_up_on_reference_event_files(obsid):
     assert forced.piled and forced.r_in <= 4.0
     lo, hi = forced.corrected_rate_interval
     assert lo <= a.corrected_rate <= hi
+
+
+def test_write_excised_arf(tmp_path):
+    from astropy.io import fits
+
+    from xrtflow.calibration import psf_encircled_fraction
+    from xrtflow.products.pileup import write_excised_arf
+    from xrtflow.simulate.response import SyntheticResponse, write_arf
+
+    circle = write_arf(SyntheticResponse.build(), tmp_path / "circle.arf")
+    r_in, r_out = 14.14 / 60, 70.7 / 60  # arcmin
+    out = write_excised_arf(circle, tmp_path / "annulus.arf", r_in, r_out, 2.0)
+    with fits.open(circle) as a, fits.open(out) as b:
+        e = 0.5 * (a["SPECRESP"].data["ENERG_LO"] + a["SPECRESP"].data["ENERG_HI"])
+        ratio = b["SPECRESP"].data["SPECRESP"] / np.where(
+            a["SPECRESP"].data["SPECRESP"] > 0, a["SPECRESP"].data["SPECRESP"], np.nan
+        )
+        # King profile: (F(r_out) - F(r_in)) / F(r_out) at every energy
+        f_in, f_out = psf_encircled_fraction(r_in, e, 2.0), psf_encircled_fraction(r_out, e, 2.0)
+        ok = np.isfinite(ratio)
+        np.testing.assert_allclose(ratio[ok], ((f_out - f_in) / f_out)[ok], rtol=1e-5)
+        assert (
+            b["SPECRESP"].header["PILEUP"] and abs(b["SPECRESP"].header["EXCL_RIN"] - 14.14) < 1e-9
+        )

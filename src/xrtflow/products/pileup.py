@@ -22,6 +22,7 @@ one-sided Poisson test of the rings just outside the trial radius against the fi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -38,6 +39,7 @@ __all__ = [
     "excision_radius",
     "fit_profile",
     "radial_profile",
+    "write_excised_arf",
 ]
 
 #: count/s above which a source is checked for pile-up (UKSSDC: ~0.6 PC, ~100 WT)
@@ -466,3 +468,35 @@ def excision_region(ra: float, dec: float, assessment: PileupAssessment) -> str:
     if assessment.r_in > 0:
         return head + f'annulus({ra:.8f},{dec:.8f},{assessment.r_in_arcsec:.2f}",{r_out:.2f}")\n'
     return head + f'circle({ra:.8f},{dec:.8f},{r_out:.2f}")\n'
+
+
+def write_excised_arf(
+    arf_in: str | Path,
+    arf_out: str | Path,
+    r_in_arcmin: float,
+    r_out_arcmin: float,
+    offaxis_arcmin: float,
+) -> Path:
+    """Copy the ARF of a circle (radius ``r_out``) as the ARF of the annulus ``r_in``-``r_out``.
+
+    ``SPECRESP`` is multiplied by :func:`annulus_arf_factor` at each bin's mean energy (the
+    excised core's PSF fraction is removed; everything else -- vignetting, bad pixels -- kept).
+    """
+    from astropy.io import fits
+
+    with fits.open(arf_in, memmap=False) as hdul:
+        hdul = fits.HDUList([h.copy() for h in hdul])
+    hdu = hdul["SPECRESP"] if "SPECRESP" in hdul else hdul[1]
+    d = hdu.data
+    e_mid = 0.5 * (np.asarray(d["ENERG_LO"], float) + np.asarray(d["ENERG_HI"], float))
+    d["SPECRESP"] = d["SPECRESP"] * annulus_arf_factor(
+        e_mid, r_in_arcmin, r_out_arcmin, offaxis_arcmin
+    )
+    hdu.header["PILEUP"] = (True, "core excised against pile-up")
+    hdu.header["EXCL_RIN"] = (r_in_arcmin * 60.0, "[arcsec] excised core radius")
+    hdu.header.add_history(
+        f"xrtflow.products.pileup: annulus {r_in_arcmin * 60:.2f}-{r_out_arcmin * 60:.2f} arcsec"
+    )
+    arf_out = Path(arf_out)
+    hdul.writeto(arf_out, overwrite=True)
+    return arf_out
