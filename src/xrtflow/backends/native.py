@@ -373,17 +373,25 @@ def group(
     workdir: Path,
     log: Path | None,
 ) -> Path:
-    """Group the source spectrum like ``ftgrouppha grouptype=min groupscale=<scale>``."""
+    """Group the source spectrum like ``ftgrouppha grouptype=<type> groupscale=<scale>``.
+
+    ``opt``/``optmin`` read the RMF (``respfile``), ``snmin`` the background (``backfile``).
+    """
     obsid = naming.check_obsid(obsid)
     gcfg = config.get("grouping", {}) or {}
+    gtype = str(gcfg.get("type", "min"))
     with log_to_file(log):
         path = group_spectrum(
             src_pha,
             outfile,
             minimum=float(gcfg.get("scale", 1)),
-            grouptype=str(gcfg.get("type", "min")),
+            grouptype=gtype,
             backfile=Path(bkg_pha).name if bkg_pha else None,
             respfile=Path(rmf).name if rmf else None,
+            rmf=Path(rmf) if rmf and gtype.lower() in ("opt", "optmin") else None,
+            background=Path(bkg_pha) if bkg_pha and gtype.lower() == "snmin" else None,
+            minchannel=gcfg.get("minchannel"),
+            maxchannel=gcfg.get("maxchannel"),
         )
         logger.info("ObsID %s: grouped spectrum -> %s", obsid, path)
     return path

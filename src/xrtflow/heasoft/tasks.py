@@ -335,6 +335,9 @@ def ftgrouppha_params(
         if rmf is None:
             raise ValueError(f"grouping.type {gtype!r} needs the response (RMF)")
         params["respfile"] = Path(rmf)
+    for key in ("minchannel", "maxchannel"):  # ftgrouppha: -1 (the default) = no limit
+        if grp.get(key) is not None and int(grp[key]) >= 0:
+            params[key] = int(grp[key])
     params["clobber"] = True
     return check_parameters("ftgrouppha", params)
 
