@@ -857,6 +857,7 @@ def _screen_starts(prob, solve, cands, keep: int) -> list[np.ndarray]:
     given start (the first candidate) always among them if it is at least as good."""
     n = len(prob.par_idx)
     outer = np.setdiff1d(np.arange(n), solve)
+    prob.gm.prefetch([prob.full(np.asarray(x, float)) for x in cands])  # one fold for all
     scored = []
     for x in cands:
         pp = Profiled(prob, x, outer, solve)
@@ -969,8 +970,9 @@ def _interval(prob, solve, xhat, f0, k, cov, loc: _Local, messages, label):
             return pp(()) - f0
         if state["hinv"] is not None:
             # the inverse Hessian, updated by BFGS, carries over to the next profile point
+            # (edm 1e-3 here moved a poorly constrained bound by 10%: keep 1e-4)
             ok, f, _, hinv = quasi_newton(
-                pp, x[outer], state["hinv"], loc.steps[outer], lower, upper
+                pp, x[outer], state["hinv"], loc.steps[outer], lower, upper, edm=1e-4
             )
             if ok:
                 state["hinv"] = hinv
