@@ -962,8 +962,22 @@ def _interval(prob, solve, xhat, f0, k, cov, loc: _Local, messages, label):
     state = {"hinv": _profiled_hinv(cov, outer, k)}
     lower, upper = _bounds(loc, outer)
 
+    path: list[tuple[float, np.ndarray]] = []  # conditional minima found so far
+
+    def start(val: float) -> np.ndarray:
+        """Start for the conditional minimum at ``val``: the line through the two nearest
+        minima already found on this side (the best fit counted), else the covariance's
+        linear prediction -- the profile path bends, and a start on it saves iterations."""
+        same = [(v, x) for v, x in path if (v - xhat[k]) * (val - xhat[k]) > 0]
+        if same:
+            near = sorted([*same, (float(xhat[k]), xhat)], key=lambda p: abs(p[0] - val))[:2]
+            (v0, x0), (v1, x1) = near
+            if v1 != v0:
+                return x0 + (x1 - x0) * (val - v0) / (v1 - v0)
+        return xhat + slope * (val - xhat[k])
+
     def delta(val: float) -> float:
-        x = loc.clip(xhat + slope * (val - xhat[k]))
+        x = loc.clip(start(val))
         x[k] = val
         pp.x = x
         if m is None:
@@ -971,14 +985,20 @@ def _interval(prob, solve, xhat, f0, k, cov, loc: _Local, messages, label):
         if state["hinv"] is not None:
             # the inverse Hessian, updated by BFGS, carries over to the next profile point
             # (edm 1e-3 here moved a poorly constrained bound by 10%: keep 1e-4)
-            ok, f, _, hinv = quasi_newton(
+            ok, f, y, hinv = quasi_newton(
                 pp, x[outer], state["hinv"], loc.steps[outer], lower, upper, edm=1e-4
             )
             if ok:
                 state["hinv"] = hinv
+                sol = pp.x.copy()
+                sol[outer] = y
+                path.append((float(val), sol))
                 return f - f0
         m.values = x[outer]
         _migrad(m, 2000)
+        sol = pp.x.copy()
+        sol[outer] = np.array(m.values)
+        path.append((float(val), sol))
         return float(m.fval) - f0
 
     out = []
