@@ -1218,7 +1218,7 @@ def fit_blocks(
         else sig0
     )
     # profile points for the splines: cover +-3 widths
-    for k in (-3.0, -2.0, -1.0, -0.5, 0.5, 1.0, 2.0, 3.0):
+    for k in (-3.0, -2.0, -1.0, 1.0, 2.0, 3.0):
         tt = tstar + k * width
         if tlo <= tt <= thi and min(abs(s - tt) for s in memo) > 0.2 * width:
             total(tt)
