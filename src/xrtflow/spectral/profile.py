@@ -497,6 +497,17 @@ class Profiled:
             self.free[self.terms] = True
             self.lo = np.asarray(prob.lower, float)[gm.norm_par]
         self.ncalls = 0
+        self._solved_at: bytes | None = None  # outer values of the last solve
+
+    @property
+    def x(self) -> np.ndarray:
+        """The full local parameter vector (normalizations as last solved)."""
+        return self._x
+
+    @x.setter
+    def x(self, value) -> None:
+        self._x = np.array(value, dtype=float)
+        self._solved_at = None  # set from outside: its normalizations are not solved
 
     def point(self, y) -> np.ndarray:
         """Full local parameter vector at outer values ``y`` (normalizations solved)."""
@@ -506,7 +517,9 @@ class Profiled:
     def __call__(self, y) -> float:
         prob = self.prob
         self.ncalls += 1
-        self.x[self.outer] = np.asarray(y, dtype=float)
+        y = np.asarray(y, dtype=float)
+        self.x[self.outer] = y
+        self._solved_at = y.tobytes()
         if len(self.solve):
             v = prob.full(self.x)
             F = prob.gm.columns(v)
@@ -552,8 +565,8 @@ class Profiled:
                 g[k] = (self(y + e) - self(y - e)) / (2 * h[k])
             self.x = keep
             return g
-        if not np.array_equal(self.x[self.outer], y):
-            self(y)  # the normalizations at ``y``
+        if self._solved_at != y.tobytes():
+            self(y)  # the normalizations at ``y`` (``x`` may have been set from outside)
         prob = self.prob
         vs, ts = [], []
         for k in range(n):
