@@ -208,9 +208,13 @@ def run(args) -> int:
             return 2
     else:
         from xrtflow.spectral.fit import fit as backend_fit
+    # the PyXspec backend checks its files (and paths XSPEC can parse) before XSPEC starts
+    refused = (FitInputError, FileNotFoundError) + (
+        (ValueError,) if args.backend == "xspec" else ()
+    )
     try:
         result = backend_fit(setup)
-    except (FitInputError, FileNotFoundError) as err:  # e.g. the PyXspec backend's file checks
+    except refused as err:
         print(f"xrtflow fit: {err}", file=sys.stderr)
         return 2
     print_parameters(result)

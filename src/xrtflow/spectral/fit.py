@@ -402,6 +402,11 @@ class _Objective:
         for spec in spectra:
             if spec.response is None:
                 raise ValueError(f"{spec.path}: no response; pass rmf= (and arf=)")
+            if spec.response.n_channel != spec.n_channels:
+                raise ValueError(
+                    f"{spec.path}: {spec.n_channels} channels but its response "
+                    f"{spec.response.rmf_path or ''} has {spec.response.n_channel}"
+                )
             g = spec.grouped()
             mask = g.mask
             if not mask.any():

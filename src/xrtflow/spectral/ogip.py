@@ -16,6 +16,7 @@ leaves channels 30-998 noticed).  ``ignore("bad")`` ignores channels with QUALIT
 
 from __future__ import annotations
 
+import io
 import os
 import re
 from dataclasses import dataclass, field
@@ -180,6 +181,43 @@ def read_rmf(rmf_path: str | os.PathLike) -> Response:
     return _cached("rmf", Path(rmf_path), _read_rmf)
 
 
+def _flat_groups(column, n_e: int, n_grp: np.ndarray) -> np.ndarray:
+    """The first ``n_grp[i]`` entries of each row of F_CHAN / N_CHAN, concatenated."""
+    if isinstance(column, np.ndarray) and column.dtype != object:
+        arr = column.reshape(n_e, -1)
+        return arr[np.arange(arr.shape[1])[None, :] < n_grp[:, None]].astype(int)
+    rows = _as_rows(column, n_e)
+    return np.concatenate([np.asarray(r[:k], int) for r, k in zip(rows, n_grp, strict=True)])
+
+
+def _matrix_triplets(data, n_e: int, n_grp: np.ndarray, offset: int):
+    """(row, column, value) of every matrix element, vectorized over the energy rows."""
+    n_grp = np.maximum(n_grp, 0)
+    first = _flat_groups(data["F_CHAN"], n_e, n_grp) - offset
+    count = np.maximum(_flat_groups(data["N_CHAN"], n_e, n_grp), 0)
+    row_of_group = np.repeat(np.arange(n_e), n_grp)
+    length = np.bincount(row_of_group, weights=count, minlength=n_e).astype(int)
+    column = data["MATRIX"]
+    if isinstance(column, np.ndarray) and column.dtype != object:
+        arr = np.asarray(column, dtype=float).reshape(n_e, -1)
+        if np.any(length > arr.shape[1]):
+            raise ValueError("MATRIX rows shorter than their N_CHAN")
+        values = arr[np.arange(arr.shape[1])[None, :] < length[:, None]]
+    else:
+        rows = _as_rows(column, n_e)
+        if any(len(m) < k for m, k in zip(rows, length, strict=True)):
+            raise ValueError("MATRIX rows shorter than their N_CHAN")
+        values = np.concatenate(
+            [np.asarray(m[:k], dtype=float) for m, k in zip(rows, length, strict=True)]
+        )
+    total = int(count.sum())
+    start = np.cumsum(count) - count  # position of each group's first element
+    within = np.arange(total) - np.repeat(start, count)
+    cols = np.repeat(first, count) + within
+    rows_out = np.repeat(row_of_group, count)
+    return rows_out, cols, values
+
+
 def _read_rmf(rmf_path: Path) -> Response:
     with _open_fits(rmf_path, "RMF") as hdul:
         try:
@@ -204,32 +242,9 @@ def _read_rmf(rmf_path: Path) -> Response:
             tlmin = int(channel[0]) if len(channel) else 1
         offset = int(tlmin)
         n_grp = np.asarray(data["N_GRP"], dtype=int)
-        f_chan = _as_rows(data["F_CHAN"], n_e)
-        n_chan = _as_rows(data["N_CHAN"], n_e)
-        mat = _as_rows(data["MATRIX"], n_e)
+        r, c, v = _matrix_triplets(data, n_e, n_grp, offset)
     n_ch = len(channel)
-
-    rows: list[np.ndarray] = []
-    cols: list[np.ndarray] = []
-    vals: list[np.ndarray] = []
-    for i in range(n_e):
-        pos = 0
-        m = np.asarray(mat[i], dtype=float)
-        for g in range(n_grp[i]):
-            first = int(f_chan[i][g]) - offset
-            n = int(n_chan[i][g])
-            if n <= 0:
-                continue
-            seg = m[pos : pos + n]
-            pos += n
-            idx = np.arange(first, first + len(seg))
-            rows.append(np.full(len(seg), i))
-            cols.append(idx)
-            vals.append(seg)
-    if rows:
-        r = np.concatenate(rows)
-        c = np.concatenate(cols)
-        v = np.concatenate(vals)
+    if len(v):
         keep = (v != 0) & (c >= 0) & (c < n_ch)
         matrix = sp.csr_matrix((v[keep], (r[keep], c[keep])), shape=(n_e, n_ch))
     else:
@@ -565,13 +580,23 @@ def parse_channel_ranges(token: str) -> tuple[float, float]:
 
 
 def _open_fits(path: Path, label: str) -> fits.HDUList:
-    """``fits.open`` with a one-line error for files that are not FITS."""
+    """``fits.open`` of the file read into memory, with a one-line error for files that are
+    not FITS."""
     try:
-        hdul = fits.open(path, memmap=False)
+        with open(path, "rb") as f:
+            raw = f.read()
+        if raw[:2] == b"\x1f\x8b":
+            # gzipped (CALDB RMFs): decompress in one go -- astropy's seeks in a gzip stream
+            # re-decompress from the start, which costs more than the rest of the reading
+            import gzip
+
+            raw = gzip.decompress(raw)
+
+        hdul = fits.open(io.BytesIO(raw), memmap=False)
         _ = len(hdul)  # astropy reads lazily: force the headers, so corruption shows here
     except FileNotFoundError:
         raise
-    except (OSError, ValueError, TypeError, IndexError) as err:
+    except (OSError, ValueError, TypeError, IndexError, EOFError) as err:
         raise ValueError(f"{path}: not a readable FITS {label} file ({err})") from None
     return hdul
 

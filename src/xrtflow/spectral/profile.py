@@ -497,6 +497,17 @@ class Profiled:
             self.free[self.terms] = True
             self.lo = np.asarray(prob.lower, float)[gm.norm_par]
         self.ncalls = 0
+        self._solved_at: bytes | None = None  # outer values of the last solve
+
+    @property
+    def x(self) -> np.ndarray:
+        """The full local parameter vector (normalizations as last solved)."""
+        return self._x
+
+    @x.setter
+    def x(self, value) -> None:
+        self._x = np.array(value, dtype=float)
+        self._solved_at = None  # set from outside: its normalizations are not solved
 
     def point(self, y) -> np.ndarray:
         """Full local parameter vector at outer values ``y`` (normalizations solved)."""
@@ -506,7 +517,9 @@ class Profiled:
     def __call__(self, y) -> float:
         prob = self.prob
         self.ncalls += 1
-        self.x[self.outer] = np.asarray(y, dtype=float)
+        y = np.asarray(y, dtype=float)
+        self.x[self.outer] = y
+        self._solved_at = y.tobytes()
         if len(self.solve):
             v = prob.full(self.x)
             F = prob.gm.columns(v)
@@ -552,8 +565,8 @@ class Profiled:
                 g[k] = (self(y + e) - self(y - e)) / (2 * h[k])
             self.x = keep
             return g
-        if not np.array_equal(self.x[self.outer], y):
-            self(y)  # the normalizations at ``y``
+        if self._solved_at != y.tobytes():
+            self(y)  # the normalizations at ``y`` (``x`` may have been set from outside)
         prob = self.prob
         vs, ts = [], []
         for k in range(n):
@@ -857,6 +870,7 @@ def _screen_starts(prob, solve, cands, keep: int) -> list[np.ndarray]:
     given start (the first candidate) always among them if it is at least as good."""
     n = len(prob.par_idx)
     outer = np.setdiff1d(np.arange(n), solve)
+    prob.gm.prefetch([prob.full(np.asarray(x, float)) for x in cands])  # one fold for all
     scored = []
     for x in cands:
         pp = Profiled(prob, x, outer, solve)
@@ -961,22 +975,43 @@ def _interval(prob, solve, xhat, f0, k, cov, loc: _Local, messages, label):
     state = {"hinv": _profiled_hinv(cov, outer, k)}
     lower, upper = _bounds(loc, outer)
 
+    path: list[tuple[float, np.ndarray]] = []  # conditional minima found so far
+
+    def start(val: float) -> np.ndarray:
+        """Start for the conditional minimum at ``val``: the line through the two nearest
+        minima already found on this side (the best fit counted), else the covariance's
+        linear prediction -- the profile path bends, and a start on it saves iterations."""
+        same = [(v, x) for v, x in path if (v - xhat[k]) * (val - xhat[k]) > 0]
+        if same:
+            near = sorted([*same, (float(xhat[k]), xhat)], key=lambda p: abs(p[0] - val))[:2]
+            (v0, x0), (v1, x1) = near
+            if v1 != v0:
+                return x0 + (x1 - x0) * (val - v0) / (v1 - v0)
+        return xhat + slope * (val - xhat[k])
+
     def delta(val: float) -> float:
-        x = loc.clip(xhat + slope * (val - xhat[k]))
+        x = loc.clip(start(val))
         x[k] = val
         pp.x = x
         if m is None:
             return pp(()) - f0
         if state["hinv"] is not None:
             # the inverse Hessian, updated by BFGS, carries over to the next profile point
-            ok, f, _, hinv = quasi_newton(
-                pp, x[outer], state["hinv"], loc.steps[outer], lower, upper
+            # (edm 1e-3 here moved a poorly constrained bound by 10%: keep 1e-4)
+            ok, f, y, hinv = quasi_newton(
+                pp, x[outer], state["hinv"], loc.steps[outer], lower, upper, edm=1e-4
             )
             if ok:
                 state["hinv"] = hinv
+                sol = pp.x.copy()
+                sol[outer] = y
+                path.append((float(val), sol))
                 return f - f0
         m.values = x[outer]
         _migrad(m, 2000)
+        sol = pp.x.copy()
+        sol[outer] = np.array(m.values)
+        path.append((float(val), sol))
         return float(m.fval) - f0
 
     out = []
@@ -1196,7 +1231,7 @@ def fit_blocks(
         else sig0
     )
     # profile points for the splines: cover +-3 widths
-    for k in (-3.0, -2.0, -1.0, -0.5, 0.5, 1.0, 2.0, 3.0):
+    for k in (-3.0, -2.0, -1.0, 1.0, 2.0, 3.0):
         tt = tstar + k * width
         if tlo <= tt <= thi and min(abs(s - tt) for s in memo) > 0.2 * width:
             total(tt)

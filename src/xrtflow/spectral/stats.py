@@ -13,8 +13,15 @@ return *per-bin* contributions; sum them for the statistic.  Notation as in the 
 ``C = 2 sum(ts m - S + S (ln S - ln ts m))``, so that it approaches chi^2 for many counts.
 With a background spectrum XSPEC's ``cstat`` is the W-statistic :func:`wstat` (profile
 likelihood over one background rate per bin) including XSPEC's special cases for ``S = 0`` or
-``B = 0``.  ``chi`` uses the data variance (``S / ts^2 + B / tb^2``, or STAT_ERR), ``pchi``
-the model variance (``m / ts + B / tb^2``).
+``B = 0``.  ``chi`` (XSPEC ``statistic chi``, ``weight standard``) uses the data variance
+(``S / ts^2 + B / tb^2``, STAT_ERR^2 instead of the counts for non-Poisson spectra or
+backgrounds; a bin with no counts at all gets one count^2, as XSPEC's standard weighting),
+``pchi`` (Pearson; XSPEC ``chi`` with ``weight model``) the model variance ``m / ts`` plus the
+background's data variance ``B / tb^2``.
+
+Grouped spectra: ``S``, ``B`` are the counts summed over each group's good channels, and the
+variances (or STAT_ERR^2) likewise; ``ts``/``tb`` use the group's mean AREASCAL/BACKSCAL.  Every
+function broadcasts the per-bin data against model arrays with trailing axes.
 """
 
 from __future__ import annotations
