@@ -158,3 +158,14 @@ def test_missing_explicit_file(case, capsys):
     gone = case["dir"] / "nothere.rmf"
     code, _, err = run(capsys, case["src"], "--model", "po", "--rmf", gone)
     assert_one_line_error(code, err, str(gone), "does not exist")
+
+
+@pytest.mark.parametrize("name", ["../outside.arf", "/etc/outside.arf"])
+def test_header_file_outside_the_spectrum_directory_is_refused(case, capsys, name):
+    # the file exists, but a header keyword may not lead out of the spectrum's directory
+    sub = case["dir"] / "sub"
+    sub.mkdir()
+    (case["dir"] / "outside.arf").write_bytes(case["arf"].read_bytes())
+    src = write_spectrum(sub / "hdr.pha", case["counts"], 1000.0, ancrfile=name)
+    code, _, err = run(capsys, src, "--model", "po", "--rmf", case["rmf"])
+    assert_one_line_error(code, err, "ANCRFILE", name, "pass the ARF file explicitly")

@@ -25,7 +25,6 @@ import gzip
 import hashlib
 import json
 import os
-import re
 import shutil
 import warnings
 import zlib
@@ -37,6 +36,7 @@ import requests
 
 from xrtflow import network
 from xrtflow.naming import check_obsid
+from xrtflow.paths import safe_join
 
 __all__ = [
     "DEFAULT_SUBDIRS",
@@ -177,35 +177,6 @@ def file_sha256(path: str | os.PathLike) -> str:
 
 
 # --- path safety ---------------------------------------------------------------------------------
-def safe_join(root: str | os.PathLike, relpath: str, *, what: str = "file name") -> Path:
-    """``root / relpath``, refusing any ``relpath`` that could leave ``root``.
-
-    Names from a remote listing (HTTPS index, S3 keys) or a header keyword are not trusted:
-    absolute paths, ``..`` or ``.`` components, empty components, backslashes and NUL bytes are
-    refused, and the joined path's directory must resolve (symlinks followed) inside ``root``.
-
-    Raises
-    ------
-    ValueError
-        Naming the offending name and the directory it would have left.
-    """
-    text = str(relpath)
-    parts = text.split("/")
-    bad = (
-        not text
-        or text.startswith("/")
-        or "\\" in text
-        or "\0" in text
-        or any(part in ("", ".", "..") for part in parts)
-        or re.match(r"^[A-Za-z]:", text) is not None
-    )
-    root_path = Path(root)
-    if not bad:
-        joined = root_path.joinpath(*parts)
-        base = root_path.resolve()
-        if joined.parent.resolve() == base or joined.parent.resolve().is_relative_to(base):
-            return joined
-    raise ValueError(f"unsafe {what} {text!r}: it would leave {root_path}; refusing to use it")
 
 
 # --- locations -----------------------------------------------------------------------------------

@@ -120,8 +120,12 @@ def _header_file(pha: Path, key: str) -> Path | None:
         value = str(_spectrum_extension(hdul).header.get(key, "")).strip()
     if not value or value.lower() == "none":
         return None
-    path = Path(value.split("{")[0])
-    path = path if path.is_absolute() else pha.parent / path
+    from xrtflow.paths import safe_join
+
+    try:  # a header keyword is not trusted to name a file outside the spectrum's directory
+        path = safe_join(pha.parent, value.split("{")[0], what=f"{key} in {pha.name}")
+    except ValueError as err:
+        raise FileNotFoundError(f"{pha}: {err}; pass the file explicitly") from None
     if not path.is_file() and path.with_name(path.name + ".gz").is_file():
         path = path.with_name(path.name + ".gz")
     if not path.is_file():

@@ -635,7 +635,12 @@ def _header_file(header, keyword: str, pha_path: Path, explicit, label: str) -> 
     if value in _NONE_NAMES:
         return None
     value = re.sub(r"\{\d+\}$", "", value)  # row specifier for type-II files
-    candidate = pha_path.parent / value
+    from xrtflow.paths import safe_join
+
+    try:  # a header keyword is not trusted to name a file outside the spectrum's directory
+        candidate = safe_join(pha_path.parent, value, what=f"{keyword} in {pha_path.name}")
+    except ValueError as err:
+        raise FileNotFoundError(f"{pha_path}: {err}; pass the {label} file explicitly") from None
     if not candidate.exists():
         gz = candidate.with_name(candidate.name + ".gz")
         if gz.exists():
