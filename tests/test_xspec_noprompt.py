@@ -244,3 +244,19 @@ def test_bound_log_keeps_head_and_tail(tmp_path):
     xspec_fit.bound_log(log, max_bytes=2000)
     data = log.read_bytes()
     assert len(data) < 2100 and data.startswith(b"A" * 1000) and data.endswith(b"C" * 1000)
+
+
+def test_workflow_fit_sends_xspec_output_beside_the_rule_log(messy, tmp_path, monkeypatch):
+    """The heasoft backend's fit stage opens XSPEC's log next to the rule's own log."""
+    fake = fake_xspec("powerlaw")
+    monkeypatch.setitem(sys.modules, "xspec", fake)
+    from xrtflow.steps.fitting import fit_observations
+
+    rule_log = tmp_path / "logs" / "fit" / "00012345001.log"
+    rule_log.parent.mkdir(parents=True)
+    fit_observations(
+        "heasoft", str(messy["pha"]), str(messy["bkg"]), str(messy["rmf"]), str(messy["arf"]),
+        {"model": "powerlaw", "errors": False}, tmp_path / "fit.json", tmp_path / "fit.ecsv",
+        tmp_path / "fit_plot.ecsv", log_path=rule_log,
+    )  # fmt: skip
+    assert fake.Xset.opened == [f"{rule_log}.xspec"]

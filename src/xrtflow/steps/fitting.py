@@ -48,13 +48,19 @@ def build_setup(
     )
 
 
-def run_fit(backend: str, setup: FitSetup) -> FitResult:
-    """Fit with the native fitter or, for the ``heasoft`` backend, with PyXspec."""
+def run_fit(backend: str, setup: FitSetup, log_path: str | Path | None = None) -> FitResult:
+    """Fit with the native fitter or, for the ``heasoft`` backend, with PyXspec.
+
+    PyXspec's own output goes to ``<log_path>.xspec`` beside the rule's log (bounded in size by
+    :func:`xrtflow.heasoft.xspec_fit.fit`), never to the console.
+    """
     if backend == "heasoft":
-        from ..heasoft.xspec_fit import fit as fit_backend
-    else:
-        from ..spectral.fit import fit as fit_backend
-    return fit_backend(setup)
+        from ..heasoft.xspec_fit import fit as xspec_fit
+
+        return xspec_fit(setup, log=f"{log_path}.xspec" if log_path else None)
+    from ..spectral.fit import fit as native_fit
+
+    return native_fit(setup)
 
 
 def fit_observations(
@@ -96,7 +102,7 @@ def fit_observations(
         log.info(
             "fitting %s to %d spectra (%s): %s", setup.model, len(files), backend, " ".join(obsids)
         )
-        result = run_fit(backend, setup)
+        result = run_fit(backend, setup, log_path)
         _check_result(result, obsids, joint)
     except Exception as err:
         log.exception("fit of %s failed", obsid_guess)
