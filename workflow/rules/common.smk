@@ -157,9 +157,6 @@ def summaries(wildcards):
     ]
 
 
-FIGURES = ["timeline", "images", "spectra", "lightcurves"]
-
-
 def all_outputs():
     outputs = []
     for target in TARGETS:
@@ -170,5 +167,6 @@ def all_outputs():
             f"{base}/tables/results.csv",
             f"{base}/tables/status.ecsv",
         ]
-        outputs += [f"{base}/figures/{name}.png" for name in FIGURES]
+        # figures, their tables and the report captions: figure_outputs() in figures.smk
+        outputs += figure_outputs(base)
     return outputs

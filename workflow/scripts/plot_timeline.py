@@ -3,5 +3,9 @@ from xrtflow.plots import plot_timeline
 
 with script_log(snakemake):
     plot_timeline(
-        snakemake.input[0], snakemake.params.target, snakemake.params.mode, snakemake.output[0]
+        snakemake.input[0],
+        snakemake.params.target,
+        snakemake.params.mode,
+        snakemake.output.png,
+        snakemake.output.pdf,
     )
