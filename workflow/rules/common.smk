@@ -167,6 +167,6 @@ def all_outputs():
             f"{base}/tables/results.csv",
             f"{base}/tables/status.ecsv",
         ]
-        # figures, their tables and the report captions: figure_outputs() in figures.smk
-        outputs += figure_outputs(base)
+        # figures, their tables and the report captions: FIGURE_OUTPUTS in figures.smk
+        outputs += [pattern.format(base=base) for pattern in FIGURE_OUTPUTS]
     return outputs

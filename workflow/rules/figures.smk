@@ -1,30 +1,32 @@
 # Figures (PNG and PDF, one style: xrtflow.plots.style): timeline, parameter evolution, spectra
 # (joint and single fits), images, long-term light curve. Figures that grow with the number of
 # ObsIDs are paginated: a multi-page PDF, the first page as PNG, every page in <name>_pages/.
+from xrtflow.workflow_support import declare_existing_checkpoint_outputs
+
 #: Figures written as <name>.png and <name>.pdf (paginated ones also <name>_pages/).
-FIGURE_FILES = ["timeline", "parameters", "spectra", "spectra_single", "images", "image_last", "lightcurve"]
+FIGURE_FILES = [
+    "timeline",
+    "parameters",
+    "spectra",
+    "spectra_single",
+    "images",
+    "image_last",
+    "lightcurve",
+]
 PAGINATED = ["spectra", "spectra_single", "images"]
-
-
-def figure_outputs(base):
-    """Figures and tables of one target (for rule all)."""
-    out = [f"{base}/figures/{n}.{ext}" for n in FIGURE_FILES for ext in ("png", "pdf")]
-    out += [f"{base}/figures/{n}_pages" for n in PAGINATED]
-    out += [f"{base}/tables/{n}.html" for n in HTML_TABLES]
-    out += [f"{base}/tables/{n}.{ext}" for n in ("selection", "lightcurve") for ext in ("ecsv", "csv")]
-    out += [f"{base}/tables/hardness.ecsv"]
-    out += [caption(n) for n in CAPTIONS]
-    return out
-
-
-def fit_files(wildcards):
-    """fit_plot.ecsv and fit.json of every ObsID that was fitted (beside its fit table)."""
-    from xrtflow.steps.summary import read_summaries
-    from xrtflow.steps.tables import single_fit_json
-
-    ok = [s for s in read_summaries(summaries(wildcards)) if s["status"] == "ok"]
-    fits = [str(single_fit_json(s)) for s in ok]
-    return {"fits": fits, "plots": [str(Path(f).with_name("fit_plot.ecsv")) for f in fits]}
+#: Figures and tables of one target, and the captions, for rule all ({base}: results/<target>).
+FIGURE_OUTPUTS = (
+    [f"{{base}}/figures/{n}.{ext}" for n in FIGURE_FILES for ext in ("png", "pdf")]
+    + [f"{{base}}/figures/{n}_pages" for n in PAGINATED]
+    + [f"{{base}}/tables/{n}.html" for n in HTML_TABLES]
+    + [
+        f"{{base}}/tables/{n}.{e}"
+        for n in ("selection", "lightcurve")
+        for e in ("ecsv", "csv")
+    ]
+    + ["{base}/tables/hardness.ecsv"]
+    + [f"{CAPTION_DIR}/{n}.rst" for n in CAPTIONS]
+)
 
 
 rule plot_timeline:
@@ -35,16 +37,16 @@ rule plot_timeline:
             res("{target}/figures/timeline.png"),
             category="Figures",
             subcategory="{target}",
-            caption=caption("timeline"),
+            caption=f"{CAPTION_DIR}/timeline.rst",
         ),
         pdf=res("{target}/figures/timeline.pdf"),
-    params:
-        target=lambda w: config["targets"][w.target],
-        mode=MODE,
     log:
         res("{target}/logs/plot_timeline.log"),
     conda:
         "../envs/xrtflow.yaml"
+    params:
+        target=lambda w: config["targets"][w.target],
+        mode=MODE,
     script:
         "../scripts/plot_timeline.py"
 
@@ -57,15 +59,15 @@ rule plot_parameters:
             res("{target}/figures/parameters.png"),
             category="Figures",
             subcategory="{target}",
-            caption=caption("parameters"),
+            caption=f"{CAPTION_DIR}/parameters.rst",
         ),
         pdf=res("{target}/figures/parameters.pdf"),
-    params:
-        target=lambda w: config["targets"][w.target],
     log:
         res("{target}/logs/plot_parameters.log"),
     conda:
         "../envs/xrtflow.yaml"
+    params:
+        target=lambda w: config["targets"][w.target],
     script:
         "../scripts/plot_parameters.py"
 
@@ -84,21 +86,21 @@ rule plot_images:
             patterns=["page-{page}.png"],
             category="Figures",
             subcategory="{target}",
-            caption=caption("images"),
+            caption=f"{CAPTION_DIR}/images.rst",
         ),
         last_png=report(
             res("{target}/figures/image_last.png"),
             category="Figures",
             subcategory="{target}",
-            caption=caption("image_last"),
+            caption=f"{CAPTION_DIR}/image_last.rst",
         ),
         last_pdf=res("{target}/figures/image_last.pdf"),
-    params:
-        target=lambda w: config["targets"][w.target],
     log:
         res("{target}/logs/plot_images.log"),
     conda:
         "../envs/xrtflow.yaml"
+    params:
+        target=lambda w: config["targets"][w.target],
     script:
         "../scripts/plot_images.py"
 
@@ -118,22 +120,21 @@ rule plot_spectra:
             patterns=["page-{page}.png"],
             category="Figures",
             subcategory="{target}",
-            caption=caption("spectra"),
+            caption=f"{CAPTION_DIR}/spectra.rst",
         ),
-    params:
-        target=lambda w: config["targets"][w.target],
-        kind="joint",
     log:
         res("{target}/logs/plot_spectra.log"),
     conda:
         "../envs/xrtflow.yaml"
+    params:
+        target=lambda w: config["targets"][w.target],
+        kind="joint",
     script:
         "../scripts/plot_spectra.py"
 
 
 rule plot_spectra_single:
     input:
-        unpack(fit_files),
         summaries=summaries,
     output:
         png=res("{target}/figures/spectra_single.png"),
@@ -143,15 +144,15 @@ rule plot_spectra_single:
             patterns=["page-{page}.png"],
             category="Figures",
             subcategory="{target}",
-            caption=caption("spectra_single"),
+            caption=f"{CAPTION_DIR}/spectra_single.rst",
         ),
-    params:
-        target=lambda w: config["targets"][w.target],
-        kind="single",
     log:
         res("{target}/logs/plot_spectra_single.log"),
     conda:
         "../envs/xrtflow.yaml"
+    params:
+        target=lambda w: config["targets"][w.target],
+        kind="single",
     script:
         "../scripts/plot_spectra.py"
 
@@ -165,15 +166,15 @@ rule plot_lightcurve:
             res("{target}/figures/lightcurve.png"),
             category="Figures",
             subcategory="{target}",
-            caption=caption("lightcurve"),
+            caption=f"{CAPTION_DIR}/lightcurve.rst",
         ),
         pdf=res("{target}/figures/lightcurve.pdf"),
-    params:
-        target=lambda w: config["targets"][w.target],
     log:
         res("{target}/logs/plot_lightcurve.log"),
     conda:
         "../envs/xrtflow.yaml"
+    params:
+        target=lambda w: config["targets"][w.target],
     script:
         "../scripts/plot_lightcurve.py"
 
@@ -186,47 +187,20 @@ rule report_captions:
         lightcurve=expand(res("{target}/tables/lightcurve.ecsv"), target=TARGETS),
         hardness=expand(res("{target}/tables/hardness.ecsv"), target=TARGETS),
     output:
-        [caption(n) for n in CAPTIONS],
+        [f"{CAPTION_DIR}/{n}.rst" for n in CAPTIONS],
+    log:
+        res("logs/report_captions.log"),
+    conda:
+        "../envs/xrtflow.yaml"
     params:
         targets={t: config["targets"][t] for t in TARGETS},
         names=CAPTIONS,
         fit=config["fit"],
         backend=BACKEND.name,
-    log:
-        res("logs/report_captions.log"),
-    conda:
-        "../envs/xrtflow.yaml"
     script:
         "../scripts/report_captions.py"
 
 
-# ---------------------------------------------------------------------------------------------
-# Report and graphs: every rule. Snakemake resolves a checkpoint only for jobs already in the
-# DAG (snakemake issues #2822, #3862), so when nothing runs (--report, --rulegraph, --dag) the
-# per-ObsID checkpoints behind the selection checkpoint (stage_observation, then pipeline) stay
-# unresolved and their downstream rules (pipeline, expomap, products, group_spectrum,
-# fit_observation) are left out of the report's graph and statistics. For those commands only,
-# the checkpoint outputs already on disk are declared created, so the DAG is built in full.
-# ---------------------------------------------------------------------------------------------
-def _declare_existing_checkpoint_outputs():
-    import sys
-    from glob import glob
-
-    from snakemake.io import regex_from_filepattern
-
-    graph_only = {"--report", "--rulegraph", "--dag", "--filegraph", "--d3dag", "--summary"}
-    if not graph_only.intersection(sys.argv):
-        return
-    import re
-
-    for rule in workflow.rules:
-        if not rule.is_checkpoint:
-            continue
-        for pattern in rule.output:
-            wildcard = re.sub(r"\{[^}]+\}", "*", str(pattern))
-            regex = re.compile(regex_from_filepattern(str(pattern)))
-            hits = [f for f in glob(wildcard) if regex.match(f)]
-            checkpoints.created_output.update(hits)
-
-
-_declare_existing_checkpoint_outputs()
+# Report and graphs show every rule: see xrtflow.workflow_support (Snakemake resolves nested
+# checkpoints only while running, so --report would omit the per-ObsID processing rules).
+declare_existing_checkpoint_outputs(workflow, checkpoints)

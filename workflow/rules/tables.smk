@@ -6,6 +6,7 @@ import os
 HTML_TABLES = ["results", "status", "selection", "lightcurve", "hardness"]
 #: Report captions are written per run (rule report_captions) with the run's values; the
 #: captions are RST+jinja templates choosing their target by wildcard.
+# (absolute: they are not beside the rule files)
 CAPTION_DIR = os.path.abspath(res("report/captions"))
 CAPTIONS = [
     "timeline",
@@ -17,11 +18,6 @@ CAPTIONS = [
     "lightcurve",
     "tables",
 ]
-
-
-def caption(name):
-    """Path of a caption written by rule report_captions (absolute: not beside the rules)."""
-    return f"{CAPTION_DIR}/{name}.rst"
 
 
 wildcard_constraints:
@@ -80,13 +76,13 @@ rule lightcurve_table:
         ecsv=res("{target}/tables/lightcurve.ecsv"),
         csv=res("{target}/tables/lightcurve.csv"),
         hardness=res("{target}/tables/hardness.ecsv"),
-    params:
-        epoch=lambda w: config["targets"][w.target].get("epoch_mjd"),
-        pi_range=[config["products"]["pilow"], config["products"]["pihigh"]],
     log:
         res("{target}/logs/lightcurve_table.log"),
     conda:
         "../envs/xrtflow.yaml"
+    params:
+        epoch=lambda w: config["targets"][w.target].get("epoch_mjd"),
+        pi_range=[config["products"]["pilow"], config["products"]["pihigh"]],
     script:
         "../scripts/lightcurve_table.py"
 
@@ -99,7 +95,7 @@ rule html_table:
             res("{target}/tables/{table}.html"),
             category="Tables",
             subcategory="{target}",
-            caption=caption("tables"),
+            caption=f"{CAPTION_DIR}/tables.rst",
         ),
     log:
         res("{target}/logs/html_table/{table}.log"),
