@@ -113,8 +113,13 @@ def _norm(data_max: float):  # noqa: ANN202
     return ImageNormalize(vmin=0, vmax=max(data_max, 1), stretch=AsinhStretch(0.02))
 
 
-def image_figures(images, target_json, src_region, bkg_region, target: dict) -> list:  # noqa: ANN001
-    """Pages of the cutout grid (at most GRID[0] x GRID[1] panels per page)."""
+def image_figures(
+    images, target_json, src_region, bkg_region, target: dict, only_pages=None
+) -> list:  # noqa: ANN001
+    """Pages of the cutout grid (at most GRID[0] x GRID[1] panels per page).
+
+    ``only_pages``: build only these pages (0-based), all by default.
+    """
     from ..steps.catalog import read_target
 
     _, coord = read_target(target_json)
@@ -124,7 +129,7 @@ def image_figures(images, target_json, src_region, bkg_region, target: dict) -> 
     n_pages = page_count(len(images), per_page)
     figures = []
     with style():
-        for page in range(n_pages):
+        for page in range(n_pages) if only_pages is None else only_pages:
             chunk = images[page * per_page : (page + 1) * per_page]
             cutouts = [read_cutout(p, coord) for p in chunk]
             n_cols = min(GRID[0], max(len(chunk), 1))

@@ -140,7 +140,9 @@ def _spectrum_row(fig, cell, rows: Table, fit: dict, obsid: str, title: str) -> 
     return [ax, res, unf]
 
 
-def spectra_figures(plot_tables: list, fits: list, target: dict, kind: str) -> list:  # noqa: ANN001
+def spectra_figures(  # noqa: ANN001
+    plot_tables: list, fits: list, target: dict, kind: str, only_pages=None
+) -> list:
     """Pages of spectra.
 
     Parameters
@@ -151,6 +153,8 @@ def spectra_figures(plot_tables: list, fits: list, target: dict, kind: str) -> l
         The matching fit JSON files.
     kind : str
         ``joint`` or ``single`` (for the titles).
+    only_pages : sequence of int, optional
+        Build only these pages (0-based); all by default.
     """
     entries = []
     for plot_path, fit_path in zip(plot_tables, fits, strict=True):
@@ -164,7 +168,7 @@ def spectra_figures(plot_tables: list, fits: list, target: dict, kind: str) -> l
     n_pages = page_count(len(entries), SPECTRA_PER_PAGE)
     figures = []
     with style():
-        for page in range(n_pages):
+        for page in range(n_pages) if only_pages is None else only_pages:
             chunk = entries[page * SPECTRA_PER_PAGE : (page + 1) * SPECTRA_PER_PAGE]
             fig = new_figure(PAGE_WIDTH, 0.6 + 2.3 * max(len(chunk), 1))
             grid = fig.add_gridspec(max(len(chunk), 1), 1)
