@@ -3,7 +3,7 @@
 // into <pre id="xrtflow-check"> for chromium --dump-dom.
 window.addEventListener("load", () => setTimeout(async () => {
   const tick = () => new Promise((resolve) => setTimeout(resolve, 100));
-  const out = { results: [], stats: "", graph: "", errors: [] };
+  const out = { results: [], stats: "", graph: "", errors: [], done: false };
   const pre = document.createElement("pre");
   pre.id = "xrtflow-check";
   document.body.appendChild(pre);
@@ -23,7 +23,9 @@ window.addEventListener("load", () => setTimeout(async () => {
     if (isImage) {
       const img = Array.from(document.querySelectorAll("#app img")).find((i) => i.src === entry.data_uri);
       if (img) {
-        try { await img.decode(); } catch (err) { record.error = String(err); }
+        // data URIs decode without the network; poll rather than await decode(), which can
+        // outlast headless Chromium's virtual time
+        for (let i = 0; i < 50 && !(img.complete && img.naturalWidth); i++) await tick();
         record.width = img.naturalWidth;
       }
     } else {
@@ -38,6 +40,7 @@ window.addEventListener("load", () => setTimeout(async () => {
   app.setView({ content: "stats" });
   await tick();
   out.stats = document.querySelector("#app").innerText;
+    out.done = true;
   } catch (err) {
     out.errors.push(String(err) + " " + err.stack);
   }

@@ -86,6 +86,7 @@ def test_report_shows_every_figure_and_table_with_the_runs_values(report, tmp_pa
     base, path = report
     out = rendered(path, tmp_path)
     assert not out["errors"], out["errors"]
+    assert out["done"], f"the walk through the report stopped after {len(out['results'])} results"
     results = {r["path"].split("/results/tpyx/")[-1].split("tpyx/")[-1]: r for r in out["results"]}
     figures = ["timeline.png", "parameters.png", "image_last.png", "lightcurve.png"]
     pages = [
