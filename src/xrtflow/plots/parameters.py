@@ -103,7 +103,7 @@ def parameters_figure(results: str | Path, target: dict):  # noqa: ANN201
         axes[-1].set_xlabel(xlabel)
         model = table.meta.get("model", "")
         band = "-".join(f"{e:g}" for e in table.meta.get("flux_band_keV", ()))
-        fig.suptitle(f"{target['name']}: {model} fits, 90% intervals; fluxes {band} keV")
+        fig.suptitle(f"{target['name']}: {model}\n90% intervals; fluxes {band} keV")
     return fig
 
 
