@@ -257,3 +257,33 @@ def test_three_hundred_obsids_paginate_within_the_size_limit(run, tmp_path):
     import matplotlib.pyplot as plt
 
     plt.close("all")
+
+
+def test_parameter_column_names_say_what_they_hold():
+    from xrtflow.spectral.models import parse_model
+    from xrtflow.steps.tables import parameter_columns
+
+    def columns(expression):
+        model = parse_model(expression)
+        pars = [
+            {"index": p.index, "component": p.component, "parameter": p.name}
+            for p in model.parameters
+        ]
+        return list(parameter_columns(pars).values())
+
+    assert columns("tbabs*(bb+brems)") == [
+        "nH",
+        "bbody_kT",
+        "bbody_norm",
+        "bremss_kT",
+        "bremss_norm",
+    ]
+    # the same component twice: XSPEC's component numbers (bbody_2.kT)
+    assert columns("tbabs*(bb+bb)") == [
+        "nH",
+        "bbody_2_kT",
+        "bbody_2_norm",
+        "bbody_3_kT",
+        "bbody_3_norm",
+    ]
+    assert columns("tbabs*powerlaw") == ["nH", "PhoIndex", "norm"]

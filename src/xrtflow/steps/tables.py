@@ -29,21 +29,31 @@ def parameter_columns(parameters: Sequence[dict]) -> dict[int, str]:
     """Column name of each model parameter (by XSPEC index): ``nH``, ``bbody_kT``, ...
 
     The bare parameter name is used where it is unique in the model, ``component_name``
-    otherwise, and ``component<index>_name`` where even that repeats.
+    otherwise, and ``component_<position>_name`` (XSPEC's component number, as in
+    ``bbody_2.kT``) where the same component appears twice.
     """
-    first = {}
+    first: dict[int, dict] = {}
     for p in parameters:
         first.setdefault(int(p["index"]), p)
-    names = [p["parameter"] for p in first.values()]
-    long = [f"{p['component']}_{p['parameter']}" for p in first.values()]
+    # component number: a new component starts where the name changes or a parameter repeats
+    position, previous, seen, numbered = 0, None, set(), {}
+    for index in sorted(first):
+        p = first[index]
+        if p["component"] != previous or p["parameter"] in seen:
+            position, previous, seen = position + 1, p["component"], set()
+        seen.add(p["parameter"])
+        numbered[index] = position
+    names = [first[i]["parameter"] for i in sorted(first)]
+    long = [f"{first[i]['component']}_{first[i]['parameter']}" for i in sorted(first)]
     out = {}
-    for (index, p), name, full in zip(first.items(), names, long, strict=True):
+    for index, name, full in zip(sorted(first), names, long, strict=True):
+        p = first[index]
         if names.count(name) == 1:
             out[index] = name
         elif long.count(full) == 1:
             out[index] = full
         else:
-            out[index] = f"{p['component']}{index}_{p['parameter']}"
+            out[index] = f"{p['component']}_{numbered[index]}_{p['parameter']}"
     return out
 
 
@@ -185,8 +195,7 @@ def results_table(
         raise RuntimeError("no fit produced any parameter: see the fit logs")
     rows = [row for fit, kind in fits for row in _fit_rows(fit, kind, epoch_rows)]
     first = ["fit", "obsid", "start_mjd", "days_after_epoch"]
-    params = [c for c in rows[0] if c not in first and rows[0] is not None]
-    order = first + [c for c in params if c not in first]
+    order = first + [c for c in rows[0] if c not in first]
     table = Table(rows=[[r.get(c, np.nan) for c in order] for r in rows], names=order)
     table = describe_results(table, [f for f, _ in fits])
     table.write(ecsv_out, format="ascii.ecsv", overwrite=True)
