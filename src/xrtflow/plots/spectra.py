@@ -71,12 +71,13 @@ def _spectrum_row(fig, cell, rows: Table, fit: dict, obsid: str, title: str) -> 
         centre, rate, xerr=half, yerr=err, fmt="none", ecolor=COLOURS["data"], lw=0.6
     )
     data.lines[2][0].set_gid(f"data:{obsid}") if data.lines[2] else None
-    ax.stairs(model, edges, color=COLOURS["model"], lw=1.0, label="folded model")
+    ax.stairs(model, edges, baseline=None, color=COLOURS["model"], lw=1.0, label="folded model")
     if "bkg_rate" in rows.colnames:
         ax.stairs(
             # empty bins as gaps, not drops to zero on the log axis
             np.where(np.asarray(rows["bkg_rate"], float) > 0, rows["bkg_rate"], np.nan),
             edges,
+            baseline=None,
             color=COLOURS["background"],
             lw=0.8,
             ls="--",
