@@ -53,7 +53,9 @@ rule plot_timeline:
 
 rule plot_parameters:
     input:
-        res("{target}/tables/results.ecsv"),
+        results=res("{target}/tables/results.ecsv"),
+        # through the selection checkpoint: an unchanged selection must not rerun this rule
+        selection=selection_table,
     output:
         png=report(
             res("{target}/figures/parameters.png"),
@@ -161,6 +163,8 @@ rule plot_lightcurve:
     input:
         lightcurve=res("{target}/tables/lightcurve.ecsv"),
         hardness=res("{target}/tables/hardness.ecsv"),
+        # through the selection checkpoint: an unchanged selection must not rerun this rule
+        selection=selection_table,
     output:
         png=report(
             res("{target}/figures/lightcurve.png"),
@@ -186,6 +190,10 @@ rule report_captions:
         selection=expand(res("{target}/tables/selection.ecsv"), target=TARGETS),
         lightcurve=expand(res("{target}/tables/lightcurve.ecsv"), target=TARGETS),
         hardness=expand(res("{target}/tables/hardness.ecsv"), target=TARGETS),
+        # through the selection checkpoint: an unchanged selection must not rerun this rule
+        selections=lambda w: [
+            checkpoints.select_observations.get(target=t).output.table for t in TARGETS
+        ],
     output:
         [f"{CAPTION_DIR}/{n}.rst" for n in CAPTIONS],
     log:

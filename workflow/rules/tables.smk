@@ -89,7 +89,9 @@ rule lightcurve_table:
 
 rule html_table:
     input:
-        res("{target}/tables/{table}.ecsv"),
+        table=res("{target}/tables/{table}.ecsv"),
+        # through the selection checkpoint: an unchanged selection must not rerun this rule
+        selection=selection_table,
     output:
         report(
             res("{target}/tables/{table}.html"),

@@ -3,7 +3,7 @@ from xrtflow.steps.tables import html_table
 
 with script_log(snakemake):
     html_table(
-        snakemake.input[0],
+        snakemake.input.table,
         snakemake.output[0],
         f"{snakemake.wildcards.target}: {snakemake.wildcards.table}",
     )

@@ -3,5 +3,5 @@ from xrtflow.plots import plot_parameters
 
 with script_log(snakemake):
     plot_parameters(
-        snakemake.input[0], snakemake.params.target, snakemake.output.png, snakemake.output.pdf
+        snakemake.input.results, snakemake.params.target, snakemake.output.png, snakemake.output.pdf
     )
