@@ -141,3 +141,25 @@ def test_snakefmt_clean_for_figure_and_table_rules():
         text=True,
     )
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_own_config_does_not_inherit_the_default_target(tmp_path):
+    config = {
+        "backend": "native",
+        "results": str(tmp_path / "results"),
+        "archive": {"source": "local", "path": str(tmp_path), "catalog": str(tmp_path / "c.ecsv")},
+        "caldb": str(tmp_path),
+        "targets": {"mysource": {"name": "My source", "ra": 10.0, "dec": -20.0}},
+    }
+    import yaml
+
+    (tmp_path / "own.yaml").write_text(yaml.safe_dump(config))
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--configfile", str(tmp_path / "own.yaml")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    assert "/mysource/" in output and "tpyx" not in output
