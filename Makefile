@@ -25,11 +25,13 @@ demo: $(STAMP) $(DEMO_ARCHIVE)/catalog.ecsv
 	@echo "Results of the demo:"
 	@echo "  table:    results/demo/tpyx/tables/results.ecsv (and .csv)"
 	@echo "  status:   results/demo/tpyx/tables/status.ecsv"
-	@echo "  figures:  results/demo/tpyx/figures/{timeline,images,spectra,lightcurves}.png"
+	@echo "  figures:  results/demo/tpyx/figures/{timeline,parameters,spectra,spectra_single,images,image_last,lightcurve}.{png,pdf}"
 	@echo "  report:   make report  ->  results/demo/report.html"
 
+# every figure and table with captions from this run; the graph and statistics show every rule
 report: demo
 	$(BIN)/snakemake --cores 1 --configfile config/demo.yaml --report results/demo/report.html
+	@echo "  report:   results/demo/report.html"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -115,9 +115,10 @@ def test_products_exist_with_xrtproducts_names(demo_run):
             naming.grouped_spectrum,
         ):
             assert (obs / name(obsid)).is_file(), name(obsid)
-    for name in ("timeline", "images", "spectra", "lightcurves"):
+    for name in ("timeline", "parameters", "images", "spectra", "spectra_single", "lightcurve"):
         path = results_dir(base) / "figures" / f"{name}.png"
         assert path.stat().st_size > 10_000, path
+        assert (results_dir(base) / "figures" / f"{name}.pdf").is_file()
     assert not (results_dir(base) / "obs" / "00031940001").exists()  # never selected
 
 
@@ -201,8 +202,7 @@ def test_results_table_has_joint_and_single_fits(demo_run):
     assert set(table["fit"]) == {"joint", "single"}
     joint = table[table["fit"] == "joint"]
     assert set(joint["obsid"]) == set(SELECTED)
-    nh = joint[joint["parameter"] == "nH"]
-    assert np.allclose(nh["value"], nh["value"][0])  # tied across ObsIDs
+    assert np.allclose(joint["nH"], joint["nH"][0])  # tied across ObsIDs
     csv = Table.read(results_dir(base) / "tables" / "results.csv", format="ascii.csv")
     assert len(csv) == len(table)
 

@@ -46,7 +46,13 @@ JOINT_RULES = {
     "plot_timeline",
     "plot_images",
     "plot_spectra",
-    "plot_lightcurves",
+    "plot_spectra_single",
+    "plot_parameters",
+    "plot_lightcurve",
+    "lightcurve_table",
+    "html_table",
+    "report_captions",
+    "selection_summary",
     "all",
 }
 NEEDED = re.compile(r"/(xrt/event|xrt/hk|auxil)/[^/]+$")

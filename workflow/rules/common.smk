@@ -179,9 +179,6 @@ def summaries(wildcards):
     ]
 
 
-FIGURES = ["timeline", "images", "spectra", "lightcurves"]
-
-
 def all_outputs():
     outputs = []
     for target in TARGETS:
@@ -192,7 +189,8 @@ def all_outputs():
             f"{base}/tables/results.csv",
             f"{base}/tables/status.ecsv",
         ]
-        outputs += [f"{base}/figures/{name}.png" for name in FIGURES]
+        # figures, their tables and the report captions: FIGURE_OUTPUTS in figures.smk
+        outputs += [pattern.format(base=base) for pattern in FIGURE_OUTPUTS]
         outputs += known_summaries(target)
     return outputs
 

@@ -1,19 +1,18 @@
 from xrtflow.logs import script_log
-from xrtflow.steps.files import atomic_path
-from xrtflow.steps.summary import placeholder_figure, read_summaries, with_products
+from xrtflow.steps.summary import read_summaries, with_products
 
-with script_log(snakemake), atomic_path(snakemake.output[0]) as output:
+with script_log(snakemake):
+    from xrtflow.plots import plot_image_grid, plot_last_image
+    from xrtflow.plots.style import nothing_to_show
+
     products = [s["products"] for s in with_products(read_summaries(snakemake.input.summaries))]
+    out, target = snakemake.output, snakemake.params.target
     if not products:
-        placeholder_figure(output, snakemake.params.target, "images")
+        nothing_to_show(target, "images", out.pdf, out.png, out.pages)
+        nothing_to_show(target, "image", out.last_pdf, out.last_png)
     else:
-        from xrtflow.plots import plot_image_grid
-
-        plot_image_grid(
-            [p["image"] for p in products],
-            snakemake.input.target,
-            snakemake.input.src_region,
-            snakemake.input.bkg_region,
-            snakemake.params.target,
-            output,
-        )
+        images = [p["image"] for p in products]
+        regions = (snakemake.input.target, snakemake.input.src_region, snakemake.input.bkg_region)
+        plot_image_grid(images, *regions, target, out.pdf, out.png, out.pages)
+        # the summaries are in selection (time) order: the last one is the latest ObsID
+        plot_last_image(images[-1], *regions, target, out.last_png, out.last_pdf)

@@ -1,13 +1,12 @@
 from xrtflow.logs import script_log
-from xrtflow.steps.files import atomic_path
-from xrtflow.steps.summary import placeholder_figure
 
-with script_log(snakemake), atomic_path(snakemake.output[0]) as output:
+with script_log(snakemake):
     from xrtflow.catalog import read_observation_table
+    from xrtflow.plots import plot_timeline
+    from xrtflow.plots.style import nothing_to_show
 
+    out, target = snakemake.output, snakemake.params.target
     if len(read_observation_table(snakemake.input[0])) == 0:
-        placeholder_figure(output, snakemake.params.target, "timeline (empty catalog)")
+        nothing_to_show(target, "observation (empty catalog)", out.pdf, out.png)
     else:
-        from xrtflow.plots import plot_timeline
-
-        plot_timeline(snakemake.input[0], snakemake.params.target, snakemake.params.mode, output)
+        plot_timeline(snakemake.input[0], target, snakemake.params.mode, out.png, out.pdf)

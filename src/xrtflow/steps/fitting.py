@@ -19,6 +19,18 @@ log = logging.getLogger(__name__)
 
 #: Minimum counts per plotted bin (display only, like XSPEC ``setplot rebin``; fits use all groups).
 PLOT_MIN_COUNTS = 20
+#: Columns of the plot table (per display bin).
+PLOT_COLUMNS = (
+    "obsid",
+    "e_lo",
+    "e_hi",
+    "rate",
+    "rate_err",
+    "model",
+    "bkg_rate",
+    "counts",
+    "model_photon_flux",
+)
 
 
 def _as_list(value) -> list[str]:  # noqa: ANN001 (str or Snakemake file list)
@@ -120,6 +132,9 @@ def fit_observations(
     info = result.to_dict()
     info.pop("elapsed_s", None)
     info.update(status="ok", obsid=obsids[0] if not joint else "joint", backend=backend)
+    # counts in the noticed band (additive field: the results table reads it)
+    info["spectra"] = spectrum_counts(setup)
+    info["ignore"] = setup.ignore
     table = result.table()
     table.meta = json.loads(json.dumps(dict(table.meta), default=float))
     table.meta.pop("elapsed_s", None)
@@ -168,8 +183,8 @@ def _write_failed(obsid, failure: dict, json_out, table_out, plot_out) -> None: 
     write_table(Table(names=PARAMETER_COLUMNS, dtype=PARAMETER_DTYPES), table_out)
     write_table(
         Table(
-            names=("obsid", "e_lo", "e_hi", "rate", "rate_err", "model"),
-            dtype=("U11", float, float, float, float, float),
+            names=PLOT_COLUMNS,
+            dtype=("U11",) + (float,) * (len(PLOT_COLUMNS) - 1),
         ),
         plot_out,
     )
@@ -190,9 +205,7 @@ def plot_table(result: FitResult, setup: FitSetup) -> Table:
     response with the parameters of its data group.
     """
     model = parse_model(setup.model) if isinstance(setup.model, str) else setup.model
-    columns: dict[str, list] = {
-        k: [] for k in ("obsid", "e_lo", "e_hi", "rate", "rate_err", "model")
-    }
+    columns: dict[str, list] = {k: [] for k in PLOT_COLUMNS}
     for group, (spectrum, obsid) in enumerate(zip(setup.spectra, setup.obsids, strict=True), 1):
         spectrum = spectrum.copy()
         if setup.ignore:
@@ -200,9 +213,8 @@ def plot_table(result: FitResult, setup: FitSetup) -> Table:
         spectrum.ignore("bad")
         grouped = spectrum.grouped()
         response = spectrum.response
-        flux = model.evaluate(
-            response.energy_edges, group_values(result, group), abund=setup.abund, xsect=setup.xsect
-        )
+        values = group_values(result, group)
+        flux = model.evaluate(response.energy_edges, values, abund=setup.abund, xsect=setup.xsect)
         per_channel = response.fold(flux) * spectrum.areascal
         matrix = grouped.group_matrix()
         model_counts = (matrix @ per_channel) * spectrum.exposure
@@ -234,13 +246,69 @@ def plot_table(result: FitResult, setup: FitSetup) -> Table:
             columns["rate"].append((total - bkg_scaled) / spectrum.exposure / width)
             columns["rate_err"].append(np.sqrt(max(variance, 1.0)) / spectrum.exposure / width)
             columns["model"].append(model_counts[index].sum() / spectrum.exposure / width)
+            columns["bkg_rate"].append(bkg_scaled / spectrum.exposure / width)
+            columns["counts"].append(total)
+        # unfolded model (photons/cm2/s/keV) averaged over each display bin, for XSPEC-like
+        # unfolded spectra: data x model photon flux / folded model
+        n_new = len(bins)
+        lo = np.asarray(columns["e_lo"][-n_new:])
+        hi = np.asarray(columns["e_hi"][-n_new:])
+        columns["model_photon_flux"] += list(_bin_photon_flux(model, values, lo, hi, setup))
     table = Table(columns)
     for name in ("e_lo", "e_hi"):
         table[name].unit = "keV"
-    for name in ("rate", "rate_err", "model"):
+    for name in ("rate", "rate_err", "model", "bkg_rate"):
         table[name].unit = "1 / (keV s)"
+    table["model_photon_flux"].unit = "1 / (keV s cm2)"
+    table["counts"].unit = "ct"
+    table.meta["statistic"] = result.statistic
     table.meta["min_counts_per_bin"] = PLOT_MIN_COUNTS
     return table
+
+
+def _bin_photon_flux(model, values, lo, hi, setup) -> np.ndarray:  # noqa: ANN001
+    """Model photons/cm2/s/keV averaged over [lo, hi] (bins may be non-contiguous)."""
+    if not len(lo):
+        return np.zeros(0)
+    edges = np.unique(np.concatenate([lo, hi]))
+    edges = edges[edges > 0]
+    per_bin = model.evaluate(edges, values, abund=setup.abund, xsect=setup.xsect)
+    cumulative = np.concatenate([[0.0], np.cumsum(per_bin)])
+    total = np.interp(hi, edges, cumulative) - np.interp(lo, edges, cumulative)
+    return total / (hi - lo)
+
+
+def spectrum_counts(setup: FitSetup) -> list[dict]:
+    """Counts, background and exposure of each spectrum in the noticed band (for the tables)."""
+    out = []
+    for spectrum, obsid in zip(setup.spectra, setup.obsids, strict=True):
+        spectrum = spectrum.copy()
+        if setup.ignore:
+            spectrum.ignore(setup.ignore)
+        spectrum.ignore("bad")
+        good = spectrum.good_channels() & spectrum.noticed
+        counts = float(np.sum(spectrum.counts * good))
+        bkg_counts = scale = 0.0
+        if spectrum.background is not None:
+            bkg = spectrum.background
+            bkg_counts = float(np.sum(bkg.counts * good))
+            # mean BACKSCAL ratio over noticed channels (BACKSCAL is usually one number)
+            ratio = np.sum(spectrum.backscal * good) / max(np.sum(bkg.backscal * good), 1e-30)
+            scale = float(ratio * spectrum.exposure / bkg.exposure)
+        net = counts - scale * bkg_counts
+        out.append(
+            {
+                "obsid": obsid,
+                "exposure": float(spectrum.exposure),
+                "src_counts": counts,
+                "bkg_counts": bkg_counts,
+                "bkg_scale": scale,
+                "net_counts": net,
+                "net_rate": net / spectrum.exposure,
+                "net_rate_err": float(np.sqrt(counts + scale**2 * bkg_counts)) / spectrum.exposure,
+            }
+        )
+    return out
 
 
 def _display_bins(counts: np.ndarray, min_counts: float) -> list[np.ndarray]:

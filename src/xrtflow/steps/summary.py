@@ -66,25 +66,3 @@ def read_summaries(paths: Sequence[str | Path]) -> list[dict]:
 def with_products(summaries: Sequence[dict]) -> list[dict]:
     """The summaries of ObsIDs that were processed and fitted (status ``ok``)."""
     return [s for s in summaries if s.get("status") == "ok" and s.get("has_products")]
-
-
-def placeholder_figure(output: str | Path, target: dict, what: str) -> None:
-    """A figure that says there is nothing to show (every ObsID failed, or none was selected)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 2.5))
-    ax.axis("off")
-    ax.text(
-        0.5,
-        0.5,
-        f"{target.get('name', '')}: no {what} to show\n"
-        "no ObsID was selected, or every selected ObsID failed (see tables/status.ecsv)",
-        ha="center",
-        va="center",
-        fontsize=10,
-    )
-    fig.savefig(output, format="png", metadata={"Software": None})
-    plt.close(fig)

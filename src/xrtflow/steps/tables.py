@@ -1,23 +1,165 @@
-"""Steps: the results table (all fits, one row per parameter) and the per-ObsID status table."""
+"""Steps: the results table (one row per fit and ObsID), the status and selection tables, and
+HTML renderings of any table for the Snakemake report.
+
+Column names say what they hold (``bbody_kT``, ``bbody_kT_lo90``, ``abs_flux``, ``net_rate``);
+each column carries its unit and a description (ECSV), the CSV has the same columns.
+"""
 
 from __future__ import annotations
 
+import html
+import json
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from astropy.table import Table, vstack
+from astropy.table import Table
 
 from ..catalog import read_observation_table
-from .files import write_table
+from .files import write_table, write_text
 
 log = logging.getLogger(__name__)
 
+#: XSPEC unit strings that astropy does not parse, and what they mean.
+XSPEC_UNITS = {"10^22 atoms cm^-2": "1e22 / cm2", "10^22": "1e22 / cm2", "": ""}
+FLUX_UNIT = "erg / (cm2 s)"
 
-def _fit_rows(path: str | Path, kind: str) -> Table:
-    table = Table.read(path, format="ascii.ecsv")
-    table.meta = {}
-    table["fit"] = np.full(len(table), kind, dtype="U6")
+
+def parameter_columns(parameters: Sequence[dict]) -> dict[int, str]:
+    """Column name of each model parameter (by XSPEC index): ``nH``, ``bbody_kT``, ...
+
+    The bare parameter name is used where it is unique in the model, ``component_name``
+    otherwise, and ``component_<position>_name`` (XSPEC's component number, as in
+    ``bbody_2.kT``) where the same component appears twice.
+    """
+    first: dict[int, dict] = {}
+    for p in parameters:
+        first.setdefault(int(p["index"]), p)
+    # component number: a new component starts where the name changes or a parameter repeats
+    position, previous, seen, numbered = 0, None, set(), {}
+    for index in sorted(first):
+        p = first[index]
+        if p["component"] != previous or p["parameter"] in seen:
+            position, previous, seen = position + 1, p["component"], set()
+        seen.add(p["parameter"])
+        numbered[index] = position
+    names = [first[i]["parameter"] for i in sorted(first)]
+    long = [f"{first[i]['component']}_{first[i]['parameter']}" for i in sorted(first)]
+    out = {}
+    for index, name, full in zip(sorted(first), names, long, strict=True):
+        p = first[index]
+        if names.count(name) == 1:
+            out[index] = name
+        elif long.count(full) == 1:
+            out[index] = full
+        else:
+            out[index] = f"{p['component']}_{numbered[index]}_{p['parameter']}"
+    return out
+
+
+def _unit(xspec_unit: str) -> str:
+    import astropy.units as u
+
+    text = XSPEC_UNITS.get(xspec_unit, xspec_unit)
+    try:
+        return u.Unit(text).to_string() if text else ""
+    except ValueError:
+        return ""
+
+
+def _fit_rows(fit: dict, kind: str, epoch_rows: dict) -> list[dict]:
+    """Rows of one fit JSON: one per data group (ObsID)."""
+    names = parameter_columns(fit["parameters"])
+    counts = {s["obsid"]: s for s in fit.get("spectra", [])}
+    fluxes = {f["obsid"]: f for f in fit.get("fluxes", [])}
+    groups: dict[str, dict] = {}
+    for p in fit["parameters"]:
+        obsid = str(p["obsid"])
+        row = groups.setdefault(obsid, {"fit": kind, "obsid": obsid})
+        name = names[int(p["index"])]
+        row[name] = p["value"]
+        row[f"{name}_lo90"] = p["err_lo"]
+        row[f"{name}_hi90"] = p["err_hi"]
+    for obsid, row in groups.items():
+        sel = epoch_rows.get(obsid)
+        row["start_mjd"] = float(sel["start_time"]) if sel is not None else np.nan
+        row["days_after_epoch"] = float(sel["days_after_epoch"]) if sel is not None else np.nan
+        spec = counts.get(obsid, {})
+        for key in (
+            "exposure",
+            "src_counts",
+            "bkg_counts",
+            "bkg_scale",
+            "net_counts",
+            "net_rate",
+            "net_rate_err",
+        ):
+            row[key] = float(spec.get(key, np.nan))
+        flux = fluxes.get(obsid, {})
+        for kind_, key in (("abs", "flux"), ("unabs", "unabs_flux")):
+            row[f"{kind_}_flux"] = _number(flux.get(key))
+            row[f"{kind_}_flux_lo90"] = _number(flux.get(f"{key}_lo"))
+            row[f"{kind_}_flux_hi90"] = _number(flux.get(f"{key}_hi"))
+        row["statistic"] = fit.get("statistic", "")
+        row["stat_value"] = float(fit.get("stat", np.nan))
+        row["dof"] = int(fit.get("dof", -1))
+        row["n_bins"] = int(fit.get("n_bins", -1))
+    return list(groups.values())
+
+
+def _number(value) -> float:  # noqa: ANN001 (None in JSON for NaN)
+    return np.nan if value is None else float(value)
+
+
+def describe_results(table: Table, fits: Sequence[dict]) -> Table:
+    """Units and descriptions of every results column (from the fits' own metadata)."""
+    fit = fits[0]
+    band = "-".join(f"{e:g}" for e in fit.get("flux_band_keV", (0.3, 10.0))) + " keV"
+    names = parameter_columns(fit["parameters"])
+    tied = {int(p["index"]) for f in fits for p in f["parameters"] if p.get("tied_to")}
+    frozen = {int(p["index"]) for p in fit["parameters"] if p.get("frozen")}
+    info = {
+        "fit": ("", "joint: all ObsIDs fitted together; single: this ObsID on its own"),
+        "obsid": ("", "Swift ObsID"),
+        "start_mjd": ("d", "start of the observation, MJD (UTC)"),
+        "days_after_epoch": ("d", "start of the observation, days after the target's epoch"),
+        "exposure": ("s", "exposure of the source spectrum (EXPOSURE)"),
+        "src_counts": ("ct", f"counts in the source region, noticed band ({fit.get('ignore')})"),
+        "bkg_counts": ("ct", "counts in the background region, same channels"),
+        "bkg_scale": ("", "background scaling: BACKSCAL and EXPOSURE ratio, source/background"),
+        "net_counts": ("ct", "src_counts - bkg_scale * bkg_counts"),
+        "net_rate": ("ct / s", "background-subtracted count rate in the noticed band"),
+        "net_rate_err": ("ct / s", "1-sigma error of net_rate (Gaussian)"),
+        "statistic": ("", "fit statistic (cstat: W-stat with background, as XSPEC)"),
+        "stat_value": ("", "statistic at the best fit (joint rows: of the whole joint fit)"),
+        "dof": ("", "degrees of freedom (joint rows: of the whole joint fit)"),
+        "n_bins": ("", "spectral bins in the fit (joint rows: all ObsIDs)"),
+    }
+    for kind, what in (("abs", "absorbed"), ("unabs", "unabsorbed (absorbers set to 0)")):
+        info[f"{kind}_flux"] = (FLUX_UNIT, f"{what} energy flux, {band}")
+        info[f"{kind}_flux_lo90"] = (FLUX_UNIT, f"{what} flux, {band}: lower 90% bound")
+        info[f"{kind}_flux_hi90"] = (FLUX_UNIT, f"{what} flux, {band}: upper 90% bound")
+    for p in fit["parameters"]:
+        index = int(p["index"])
+        if int(p["group"]) != 1:
+            continue
+        name, unit = names[index], _unit(p["unit"])
+        what = f"{p['component']}.{p['parameter']} ({p['unit'] or 'dimensionless'})"
+        if index in tied:
+            what += ", tied across ObsIDs in the joint fit"
+        if index in frozen:
+            what += ", frozen"
+        info[name] = (unit, what)
+        info[f"{name}_lo90"] = (unit, f"{what}: lower 90% bound (delta stat 2.706)")
+        info[f"{name}_hi90"] = (unit, f"{what}: upper 90% bound (delta stat 2.706)")
+    for column in table.colnames:
+        unit, text = info.get(column, ("", ""))
+        table[column].unit = unit or None
+        table[column].description = text
+    table.meta["model"] = fit.get("model", "")
+    table.meta["flux_band_keV"] = list(fit.get("flux_band_keV", (0.3, 10.0)))
+    table.meta["intervals"] = "*_lo90/*_hi90: 90% confidence bounds (delta stat 2.706)"
     return table
 
 
@@ -28,34 +170,125 @@ def results_table(
     ecsv_out: str | Path,
     csv_out: str | Path,
 ) -> Table:
-    """All fitted parameters: the joint fit (``fit=joint``) then each ObsID's own (``single``).
+    """The joint fit (``fit=joint``) then each ObsID's own fit (``single``), one row per ObsID.
 
-    Adds each ObsID's start time and days after the epoch from the selection table.
+    Parameters
+    ----------
+    joint : path
+        ``fit/joint.json`` (``.ecsv`` beside it is accepted too).
+    summaries : list of path
+        Per-ObsID summaries; the single fits are the ``fit.json`` beside each ``fit_table``.
+    selection : path
+        The selection table (start times, days after the epoch).
+    ecsv_out, csv_out : path
+        Outputs.
     """
     from .summary import read_summaries, with_products
 
-    singles = [s["products"]["fit_table"] for s in with_products(read_summaries(summaries))]
-    tables = [_fit_rows(joint, "joint")] + [_fit_rows(p, "single") for p in singles]
-    nonempty = [t for t in tables if len(t)]
-    if not nonempty:
+    epoch_rows = {str(r["obsid"]): r for r in read_observation_table(selection)}
+    fits = [(json.loads(Path(joint).with_suffix(".json").read_text()), "joint")]
+    for summary in with_products(read_summaries(summaries)):
+        fits.append((json.loads(single_fit_json(summary).read_text()), "single"))
+    fits = [(f, k) for f, k in fits if f.get("status", "ok") == "ok" and f.get("parameters")]
+    if fits:
+        rows = [row for fit, kind in fits for row in _fit_rows(fit, kind, epoch_rows)]
+        first = ["fit", "obsid", "start_mjd", "days_after_epoch"]
+        order = first + [c for c in rows[0] if c not in first]
+        table = Table(rows=[[r.get(c, np.nan) for c in order] for r in rows], names=order)
+        table = describe_results(table, [f for f, _ in fits])
+    else:  # every ObsID failed: an empty table (the status table says why), not a crash
         log.warning("no fit produced any parameter: the results table is empty (see status.ecsv)")
-    table = vstack(nonempty or tables[:1], metadata_conflicts="silent")
-    rows = read_observation_table(selection)
-    by_obsid = {str(r["obsid"]): r for r in rows}
-    obsids = [str(o) for o in table["obsid"]]
-    table["start_mjd"] = [
-        float(by_obsid[o]["start_time"]) if o in by_obsid else np.nan for o in obsids
-    ]
-    table["days_after_epoch"] = [
-        float(by_obsid[o]["days_after_epoch"]) if o in by_obsid else np.nan for o in obsids
-    ]
-    first = ["fit", "obsid", "start_mjd", "days_after_epoch"]
-    table = table[first + [c for c in table.colnames if c not in first]]
-    table.meta["comment"] = "err_lo/err_hi: 90% confidence bounds (delta stat 2.706)"
+        table = Table(
+            names=("fit", "obsid", "start_mjd", "days_after_epoch"),
+            dtype=("U6", "U11", float, float),
+        )
     write_table(table, ecsv_out)
     write_table(table, csv_out, format="ascii.csv")
-    log.info("%d parameter rows written", len(table))
+    log.info("%d fit rows written (%d fits)", len(table), len(fits))
     return table
+
+
+def single_fit_json(summary: dict) -> Path:
+    """The ``fit.json`` of one ObsID, from its summary."""
+    products = summary.get("products", {})
+    if "fit" in products:
+        return Path(products["fit"])
+    return Path(products["fit_table"]).with_name("fit.json")
+
+
+def selection_table(selection: str | Path, ecsv_out: str | Path, csv_out: str | Path) -> Table:
+    """Every catalog observation with ``selected`` and the ``reason`` it was dropped."""
+    table = read_observation_table(selection)
+    keep = [
+        c
+        for c in (
+            "obsid",
+            "start_time",
+            "days_after_epoch",
+            "xrt_exposure",
+            "mode_exposure",
+            "selected",
+            "reason",
+        )
+        if c in table.colnames
+    ]
+    table = table[keep]
+    text = {
+        "obsid": "Swift ObsID",
+        "start_time": "start, MJD (UTC)",
+        "days_after_epoch": "start, days after the target's epoch",
+        "xrt_exposure": "XRT exposure, all modes",
+        "mode_exposure": "XRT exposure in the configured mode",
+        "selected": "kept for processing",
+        "reason": "why it was dropped (empty when selected)",
+    }
+    for name in table.colnames:
+        table[name].description = text.get(name, "")
+    write_table(table, ecsv_out)
+    write_table(table, csv_out, format="ascii.csv")
+    return table
+
+
+def html_table(ecsv: str | Path, output: str | Path, title: str | None = None) -> None:
+    """A self-contained HTML page of an ECSV table: units and descriptions in the header."""
+    table = Table.read(ecsv, format="ascii.ecsv")
+    head = []
+    for name in table.colnames:
+        col = table[name]
+        unit = f" [{col.unit}]" if col.unit not in (None, "") else ""
+        tip = html.escape(col.description or "", quote=True)
+        head.append(f'<th title="{tip}">{html.escape(name)}{html.escape(unit)}</th>')
+    body = []
+    for row in table:
+        cells = [html.escape(_format(row[name])) for name in table.colnames]
+        body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    described = [
+        f"<li><b>{html.escape(n)}</b>: {html.escape(table[n].description)}</li>"
+        for n in table.colnames
+        if table[n].description
+    ]
+    name = title or Path(ecsv).stem
+    page = (
+        "<!DOCTYPE html>\n<html><head><meta charset='utf-8'>"
+        f"<title>{html.escape(name)}</title><style>"
+        "body{font-family:sans-serif;font-size:13px}table{border-collapse:collapse}"
+        "td,th{border:1px solid #bbb;padding:2px 6px;text-align:right;white-space:nowrap}"
+        "th{background:#eee;position:sticky;top:0}</style></head><body>"
+        f"<h2>{html.escape(name)}</h2><p>{len(table)} rows; the ECSV file has the same "
+        "columns with units and descriptions.</p>"
+        f"<table><thead><tr>{''.join(head)}</tr></thead><tbody>\n"
+        + "\n".join(body)
+        + "\n</tbody></table>"
+        + (f"<h3>Columns</h3><ul>{''.join(described)}</ul>" if described else "")
+        + "</body></html>\n"
+    )
+    write_text(output, page)
+
+
+def _format(value) -> str:  # noqa: ANN001
+    if isinstance(value, float | np.floating):
+        return "" if not np.isfinite(value) else f"{value:.5g}"
+    return str(value)
 
 
 def status_table(selection: str | Path, summaries: list[str | Path], output: str | Path) -> Table:
