@@ -124,7 +124,11 @@ def save(figures: Sequence, pdf: str | Path, png: str | Path | None = None, page
 
 
 def nothing_to_show(
-    target: dict, what: str, pdf: str | Path, png: str | Path | None = None, pages=None  # noqa: ANN001
+    target: dict,
+    what: str,
+    pdf: str | Path,
+    png: str | Path | None = None,
+    pages=None,  # noqa: ANN001
 ) -> None:
     """Write a figure's outputs as one page saying there is nothing to show, and why."""
     fig = new_figure(COLUMN_WIDTH * 1.7, 2.0)

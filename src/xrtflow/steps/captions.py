@@ -38,7 +38,8 @@ def _facts(target: dict, paths: dict, fit: dict, backend: str) -> dict:
     hardness = Table.read(paths["hardness"], format="ascii.ecsv")
     joint = results[results["fit"] == "joint"]
     single = results[results["fit"] == "single"]
-    first = joint[0] if len(joint) else results[0]
+    # nothing fitted (no ObsID left): the captions still say what the run did
+    first = joint[0] if len(joint) else (results[0] if len(results) else None)
     tied = [
         n
         for n in free_parameters(results)
@@ -51,11 +52,12 @@ def _facts(target: dict, paths: dict, fit: dict, backend: str) -> dict:
         "name": target["name"],
         "epoch": f"MJD {epoch:g}" if epoch is not None else "MJD 0",
         "model": f"``{results.meta.get('model', fit['model'])}``",
-        "statistic": str(first["statistic"]),
+        "statistic": str(first["statistic"]) if first is not None else "none",
         "joint_stat": f"{float(first['stat_value']):.1f} for {int(first['dof'])} dof"
         if len(joint)
         else "not available",
-        "tied": "; ".join(f"{n} = {_interval(first, n)}" for n in tied) or "none",
+        "tied": "; ".join(f"{n} = {_interval(first, n)}" for n in tied if first is not None)
+        or "none",
         "free": ", ".join(free_parameters(results)),
         "band": f"{band} keV",
         "abund": f"{fit.get('abund', 'wilm')}/{fit.get('xsect', 'vern')}",
