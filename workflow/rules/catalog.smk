@@ -4,12 +4,12 @@
 rule resolve_target:
     output:
         res("{target}/catalog/target.json"),
-    params:
-        target=lambda w: config["targets"][w.target],
     log:
         res("{target}/logs/resolve_target.log"),
     conda:
         "../envs/xrtflow.yaml"
+    params:
+        target=lambda w: config["targets"][w.target],
     script:
         "../scripts/resolve_target.py"
 
@@ -19,13 +19,13 @@ rule query_catalog:
         target=res("{target}/catalog/target.json"),
     output:
         res("{target}/catalog/swiftmastr.ecsv"),
-    params:
-        archive=config["archive"],
-        radius_arcmin=lambda w: config["targets"][w.target]["radius_arcmin"],
     log:
         res("{target}/logs/query_catalog.log"),
     conda:
         "../envs/xrtflow.yaml"
+    params:
+        archive=config["archive"],
+        radius_arcmin=lambda w: config["targets"][w.target]["radius_arcmin"],
     script:
         "../scripts/query_catalog.py"
 
@@ -37,13 +37,13 @@ checkpoint select_observations:
         # update(): rewritten only when the selection changes, so an identical query reruns nothing
         table=update(res("{target}/catalog/selection.ecsv")),
         manifest=update(res("{target}/catalog/obsids.txt")),
-    params:
-        target=lambda w: config["targets"][w.target],
-        mode=MODE,
     log:
         res("{target}/logs/select_observations.log"),
     conda:
         "../envs/xrtflow.yaml"
+    params:
+        target=lambda w: config["targets"][w.target],
+        mode=MODE,
     script:
         "../scripts/select_observations.py"
 
@@ -51,12 +51,12 @@ checkpoint select_observations:
 rule backend_info:
     output:
         res("{target}/backend.json"),
-    params:
-        name=BACKEND.name,
-        reason=BACKEND.reason,
     log:
         res("{target}/logs/backend_info.log"),
     conda:
         "../envs/xrtflow.yaml"
+    params:
+        name=BACKEND.name,
+        reason=BACKEND.reason,
     script:
         "../scripts/backend_info.py"

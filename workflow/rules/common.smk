@@ -9,10 +9,11 @@ from snakemake.exceptions import WorkflowError
 from xrtflow import naming
 from xrtflow.config import ConfigError, validate_config
 
-
 # Every config error stops here, before any job, as one message naming the key and the fix.
 try:
-    validate_config(config, schema=workflow.source_path("../schemas/config.schema.yaml"))
+    validate_config(
+        config, schema=workflow.source_path("../schemas/config.schema.yaml")
+    )
 except ConfigError as err:
     raise WorkflowError(f"invalid configuration: {err}") from None
 
@@ -22,7 +23,15 @@ TARGETS = sorted(config["targets"])
 # Only the settings that change processing products: editing e.g. the fit model must not rerun them.
 PROCESSING_CONFIG = {
     key: config[key]
-    for key in ("mode", "caldb", "caldb_cache", "heasoft", "products", "grouping", "regions")
+    for key in (
+        "mode",
+        "caldb",
+        "caldb_cache",
+        "heasoft",
+        "products",
+        "grouping",
+        "regions",
+    )
 }
 
 
@@ -174,7 +183,9 @@ def run_summary(log):
 def summaries(wildcards):
     """The summary of every selected ObsID (waits for the selection checkpoint only)."""
     return [
-        res("{target}/obs/{obsid}/summary.json").format(target=wildcards.target, obsid=obsid)
+        res("{target}/obs/{obsid}/summary.json").format(
+            target=wildcards.target, obsid=obsid
+        )
         for obsid in selected_obsids(wildcards.target)
     ]
 

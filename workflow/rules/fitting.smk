@@ -12,15 +12,15 @@ rule fit_observation:
         json=PRODUCTS["fit"],
         table=PRODUCTS["fit_table"],
         plot=PRODUCTS["fit_plot"],
-    params:
-        backend=BACKEND.name,
-        fit=config["fit"],
     log:
         res("{target}/logs/fit/{obsid}.log"),
     benchmark:
         res("{target}/benchmarks/fit/{obsid}.tsv")
     conda:
         "../envs/xrtflow.yaml"
+    params:
+        backend=BACKEND.name,
+        fit=config["fit"],
     script:
         "../scripts/fit_spectra.py"
 
@@ -47,15 +47,15 @@ rule fit_joint:
         json=res("{target}/fit/joint.json"),
         table=res("{target}/fit/joint.ecsv"),
         plot=res("{target}/fit/joint_plot.ecsv"),
-    params:
-        backend=BACKEND.name,
-        fit=config["fit"],
     log:
         res("{target}/logs/fit_joint.log"),
     benchmark:
         res("{target}/benchmarks/fit_joint.tsv")
-    threads: 1
     conda:
         "../envs/xrtflow.yaml"
+    threads: 1
+    params:
+        backend=BACKEND.name,
+        fit=config["fit"],
     script:
         "../scripts/fit_joint.py"

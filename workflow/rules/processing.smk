@@ -11,15 +11,15 @@ rule pipeline:
     output:
         **products_of("events"),
         record=record("pipeline"),
-    params:
-        backend=BACKEND.name,
-        config=PROCESSING_CONFIG,
     log:
         res("{target}/logs/pipeline/{obsid}.log"),
     benchmark:
         res("{target}/benchmarks/pipeline/{obsid}.tsv")
     conda:
         "../envs/xrtflow.yaml"
+    params:
+        backend=BACKEND.name,
+        config=PROCESSING_CONFIG,
     script:
         "../scripts/pipeline.py"
 
@@ -32,15 +32,15 @@ rule expomap:
     output:
         **products_of("expomap"),
         record=record("expomap"),
-    params:
-        backend=BACKEND.name,
-        config=PROCESSING_CONFIG,
     log:
         res("{target}/logs/expomap/{obsid}.log"),
     benchmark:
         res("{target}/benchmarks/expomap/{obsid}.tsv")
     conda:
         "../envs/xrtflow.yaml"
+    params:
+        backend=BACKEND.name,
+        config=PROCESSING_CONFIG,
     script:
         "../scripts/expomap.py"
 
@@ -51,12 +51,12 @@ rule regions:
     output:
         source=res("{target}/regions/src.reg"),
         background=res("{target}/regions/bkg.reg"),
-    params:
-        regions=config["regions"],
     log:
         res("{target}/logs/regions.log"),
     conda:
         "../envs/xrtflow.yaml"
+    params:
+        regions=config["regions"],
     script:
         "../scripts/regions.py"
 
@@ -71,15 +71,15 @@ rule products:
     output:
         **products_of("image", "src_lc", "bkg_lc", "src_pha", "bkg_pha", "arf", "rmf"),
         record=record("products"),
-    params:
-        backend=BACKEND.name,
-        config=PROCESSING_CONFIG,
     log:
         res("{target}/logs/products/{obsid}.log"),
     benchmark:
         res("{target}/benchmarks/products/{obsid}.tsv")
     conda:
         "../envs/xrtflow.yaml"
+    params:
+        backend=BACKEND.name,
+        config=PROCESSING_CONFIG,
     script:
         "../scripts/products.py"
 
@@ -91,12 +91,12 @@ rule group_spectrum:
     output:
         **products_of("grouped"),
         record=record("group"),
-    params:
-        backend=BACKEND.name,
-        config=PROCESSING_CONFIG,
     log:
         res("{target}/logs/group/{obsid}.log"),
     conda:
         "../envs/xrtflow.yaml"
+    params:
+        backend=BACKEND.name,
+        config=PROCESSING_CONFIG,
     script:
         "../scripts/group_spectrum.py"

@@ -6,17 +6,17 @@
 rule stage_observation:
     output:
         record("stage"),
-    params:
-        archive=config["archive"],
-        mode=MODE,
-        start_time=lambda w: selection_row(w.target, w.obsid)["start_time"],
     log:
         res("{target}/logs/stage/{obsid}.log"),
     benchmark:
         res("{target}/benchmarks/stage/{obsid}.tsv")
-    resources:
-        downloads=1,
     conda:
         "../envs/xrtflow.yaml"
+    resources:
+        downloads=1,
+    params:
+        archive=config["archive"],
+        mode=MODE,
+        start_time=lambda w: selection_row(w.target, w.obsid)["start_time"],
     script:
         "../scripts/stage_observation.py"
