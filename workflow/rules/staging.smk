@@ -3,6 +3,10 @@
 
 
 checkpoint stage_observation:
+    input:
+        # params read the selection row: a job run on its own (cluster, --target-jobs) must see
+        # the checkpoint's output as an input, or Snakemake refuses the job
+        selection=selection_table,
     output:
         res("{target}/obs/{obsid}/stage.json"),
     params:

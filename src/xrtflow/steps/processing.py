@@ -10,8 +10,6 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-from .catalog import read_target
-
 log = logging.getLogger(__name__)
 
 
@@ -49,6 +47,8 @@ def run_pipeline(
     if stage["status"] != "ok":
         info["message"] = f"not staged: {stage['message']}"
     else:
+        from .catalog import read_target  # astropy.coordinates: only the pipeline stage
+
         _, target = read_target(target_json)
         try:
             with job_workdir(output.parent, "pipeline") as workdir:
