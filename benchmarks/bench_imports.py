@@ -72,7 +72,9 @@ def main(repeat: int) -> dict:
         names = ", ".join(f"{k} {v:.2f}" for k, v in rows[path.stem]["heavy_imports_s"].items())
         print(f"{path.stem:22s} {cpu:5.2f} s   {names}", flush=True)
     result = {"python_startup_cpu_s": baseline, "preamble_cpu_s": preamble, "scripts": rows}
-    print(f"{'(python -c pass)':22s} {baseline:5.2f} s\n{'(snakemake preamble)':22s} {preamble:5.2f} s")
+    print(
+        f"{'(python -c pass)':22s} {baseline:5.2f} s\n{'(snakemake preamble)':22s} {preamble:5.2f} s"
+    )
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "bench_imports.json").write_text(json.dumps(result, indent=2) + "\n")
     return result
