@@ -185,6 +185,7 @@ def main(sizes: list[int], rerun_n: int) -> dict:
                 base = Path(tmp) / f"{name}-{n_obs}"
                 row = measure(snakefile, templates[name], make_catalog, base, n_obs, real=False)
                 out["dry_run"].setdefault(name, []).append(row)
+                save(out)  # a long run keeps what it measured so far
                 print(f"dry run  {name:8s} {n_obs:6d} ObsIDs: {row['s']:6.1f} s "
                       f"(jobs to run: {row['jobs']}; {row['files']} files cloned)", flush=True)  # fmt: skip
                 shutil.rmtree(base)
@@ -192,6 +193,7 @@ def main(sizes: list[int], rerun_n: int) -> dict:
             base = Path(tmp) / f"{name}-rerun"
             row = measure(snakefile, templates[name], make_catalog, base, rerun_n, real=True)
             out["noop_rerun"][name] = row
+            save(out)
             print(f"no-op rerun {name:8s} {rerun_n:5d} ObsIDs: {row['s']:6.1f} s "
                   f"(jobs run: {row['jobs']})", flush=True)  # fmt: skip
             shutil.rmtree(base)
@@ -202,13 +204,17 @@ def main(sizes: list[int], rerun_n: int) -> dict:
         lo, hi = sizes[0], sizes[-1]
         out["xrtflow_ms_per_obsid"] = 1e3 * (project[hi] - project[lo]) / (hi - lo)
         out["naive_ms_per_obsid"] = 1e3 * (naive[hi] - naive[lo]) / (hi - lo)
-    out["machine"] = {"cpus": os.cpu_count(), "loadavg_at_end": os.getloadavg()}
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "bench_dag.json").write_text(json.dumps(out, indent=2) + "\n")
+    save(out)
     plot(out)
     for n, ratio in out["ratio_xrtflow_to_naive"].items():
         print(f"{n:6d} ObsIDs: xrtflow / naive = {ratio:.2f}")
     return out
+
+
+def save(out: dict) -> None:
+    out["machine"] = {"cpus": os.cpu_count(), "loadavg": os.getloadavg()}
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "bench_dag.json").write_text(json.dumps(out, indent=2) + "\n")
 
 
 def plot(out: dict) -> None:
