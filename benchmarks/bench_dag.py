@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -40,6 +41,7 @@ OUT = REPO / "benchmarks" / "results"
 PROJECT = REPO / "workflow" / "Snakefile"
 NAIVE = REPO / "benchmarks" / "naive" / "Snakefile"
 TEMPLATE = "00031940001"
+SUFFIX = ""  # --tag: results/bench_dag<tag>.{json,png}
 TEXT_SUFFIXES = {".json", ".txt", ".log", ".ecsv", ".csv", ".reg", ".tsv"}
 
 
@@ -49,11 +51,15 @@ def snakemake(snakefile: Path, base: Path, *args: str) -> tuple[subprocess.Compl
     command += ["--directory", str(base), "--configfile", str(base / "config.yaml"), *args]
     env = dict(os.environ)
     env.pop("HEADAS", None)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=base)
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if result.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed:\n{result.stderr[-3000:]}")
+    # CPU time as well as wall time: on a shared machine the CPU seconds are the steadier measure
+    result.cpu_s = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return result, elapsed
 
 
@@ -186,7 +192,7 @@ def main(sizes: list[int], rerun_n: int) -> dict:
                 row = measure(snakefile, templates[name], make_catalog, base, n_obs, real=False)
                 out["dry_run"].setdefault(name, []).append(row)
                 save(out)  # a long run keeps what it measured so far
-                print(f"dry run  {name:8s} {n_obs:6d} ObsIDs: {row['s']:6.1f} s "
+                print(f"dry run  {name:8s} {n_obs:6d} ObsIDs: {row['s']:6.1f} s, CPU {row['cpu_s']:6.1f} s "
                       f"(jobs to run: {row['jobs']}; {row['files']} files cloned)", flush=True)  # fmt: skip
                 shutil.rmtree(base)
         for name, (snakefile, _, make_catalog) in workflows.items():
@@ -194,12 +200,14 @@ def main(sizes: list[int], rerun_n: int) -> dict:
             row = measure(snakefile, templates[name], make_catalog, base, rerun_n, real=True)
             out["noop_rerun"][name] = row
             save(out)
-            print(f"no-op rerun {name:8s} {rerun_n:5d} ObsIDs: {row['s']:6.1f} s "
+            print(f"no-op rerun {name:8s} {rerun_n:5d} ObsIDs: {row['s']:6.1f} s, CPU {row['cpu_s']:6.1f} s "
                   f"(jobs run: {row['jobs']})", flush=True)  # fmt: skip
             shutil.rmtree(base)
     project = {r["n_obsids"]: r["s"] for r in out["dry_run"]["xrtflow"]}
     naive = {r["n_obsids"]: r["s"] for r in out["dry_run"]["naive"]}
     out["ratio_xrtflow_to_naive"] = {n: project[n] / naive[n] for n in sizes}
+    cpu = {k: {r["n_obsids"]: r["cpu_s"] for r in out["dry_run"][k]} for k in out["dry_run"]}
+    out["cpu_ratio_xrtflow_to_naive"] = {n: cpu["xrtflow"][n] / cpu["naive"][n] for n in sizes}
     if len(sizes) > 1:
         lo, hi = sizes[0], sizes[-1]
         out["xrtflow_ms_per_obsid"] = 1e3 * (project[hi] - project[lo]) / (hi - lo)
@@ -214,7 +222,7 @@ def main(sizes: list[int], rerun_n: int) -> dict:
 def save(out: dict) -> None:
     out["machine"] = {"cpus": os.cpu_count(), "loadavg": os.getloadavg()}
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "bench_dag.json").write_text(json.dumps(out, indent=2) + "\n")
+    (OUT / f"bench_dag{SUFFIX}.json").write_text(json.dumps(out, indent=2) + "\n")
 
 
 def plot(out: dict) -> None:
@@ -238,12 +246,14 @@ def plot(out: dict) -> None:
     ax.set_title("Snakemake planning time, one core")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
-    fig.savefig(OUT / "bench_dag.png", dpi=130, metadata={"Software": None})
+    fig.savefig(OUT / f"bench_dag{SUFFIX}.png", dpi=130, metadata={"Software": None})
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 5000])
     parser.add_argument("--rerun-n", type=int, default=200)
+    parser.add_argument("--tag", default="", help="suffix of the result file names")
     args = parser.parse_args()
+    SUFFIX = args.tag
     main(args.sizes, args.rerun_n)
