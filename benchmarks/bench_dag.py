@@ -176,6 +176,7 @@ def measure(snakefile: Path, template: Path, make_catalog, base: Path, n_obs: in
         "files": files,
         "clone_s": clone_s,
         "s": elapsed,
+        "cpu_s": result.cpu_s,
         "jobs": jobs_to_run(result),
     }
 
