@@ -6,7 +6,7 @@ CORES ?= 2
 DEMO_ARCHIVE := demo_archive
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test setup lint report clean benchmark
+.PHONY: demo test setup lint report clean benchmark slurm-test
 
 setup: $(STAMP)
 
@@ -43,6 +43,14 @@ lint: $(STAMP)
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/bench_fit.py
+
+# The demo through a real one-node SLURM cluster on 127.0.0.1 (root, Debian/Ubuntu): installs
+# slurm-wlm + munge, starts the daemons, runs tests/test_slurm.py, stops them. See tests/slurm/.
+slurm-test: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[slurm]'
+	tests/slurm/install.sh
+	tests/slurm/start_cluster.sh
+	XRTFLOW_SLURM=1 $(BIN)/python -m pytest -q tests/test_slurm.py -s; rc=$$?; tests/slurm/stop_cluster.sh; exit $$rc
 
 clean:
 	rm -rf results/demo $(DEMO_ARCHIVE) .snakemake

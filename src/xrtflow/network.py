@@ -28,13 +28,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote, urljoin, urlsplit
 
-import astropy.units as u
 import requests
-from astropy.coordinates import SkyCoord
-from astropy.table import Table
-from astropy.time import Time
+
+if TYPE_CHECKING:  # astropy is imported where it is used: staging a local archive needs none of it
+    import astropy.units as u
+    from astropy.coordinates import SkyCoord
+    from astropy.table import Table
 
 from xrtflow.naming import check_obsid
 
@@ -182,6 +184,8 @@ def resolve_target(
     ResolveError
         If the name cannot be resolved (e.g. no network), with a hint to give ra/dec in the config.
     """
+    from astropy.coordinates import SkyCoord
+
     if (ra is None) != (dec is None):
         raise ValueError("give both ra and dec (degrees), or neither")
     if ra is not None:
@@ -272,6 +276,8 @@ def query_swift_master(
     astropy.table.Table
         With ``obsid`` as 11-character strings; empty table when nothing matches.
     """
+    import astropy.units as u
+
     if isinstance(radius, str):
         from astropy.coordinates import Angle
 
@@ -354,6 +360,8 @@ def archive_obs_path(obsid: str, start_time_mjd: float) -> str:
     -------
     str
     """
+    from astropy.time import Time
+
     obsid = check_obsid(obsid)
     t = Time(float(start_time_mjd), format="mjd", scale="utc")
     return f"swift/data/obs/{t.strftime('%Y_%m')}/{obsid}"

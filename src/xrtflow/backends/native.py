@@ -14,35 +14,17 @@ import shutil
 import zlib
 from collections.abc import Mapping
 from pathlib import Path
-
-from astropy.coordinates import SkyCoord
-from astropy.io import fits
+from typing import TYPE_CHECKING
 
 from xrtflow import naming
-from xrtflow.calibration import (
-    SWIFT_XRT_PSF,
-    SWIFT_XRT_VIGNETTING,
-    read_psf_coefficients,
-    read_vignetting_coefficients,
-)
 from xrtflow.logs import log_to_file
-from xrtflow.products.arf import make_arf, write_arf
-from xrtflow.products.events import EventFileError, mission_time_to_time, read_events
-from xrtflow.products.expomap import (
-    REFERENCE_ENERGY_KEV,
-    AttitudePositions,
-    bin_attitude,
-    choose_attitude_file,
-    instrument_map,
-    make_exposure_map,
-    read_attitude,
-    write_exposure_map,
-)
-from xrtflow.products.grouping import group_spectrum
-from xrtflow.products.image import write_image
-from xrtflow.products.lightcurve import write_light_curve
-from xrtflow.products.regions import events_in_region, read_region
-from xrtflow.products.spectrum import pha_counts, region_backscal, write_pha
+
+# Each stage imports only the product modules it uses (inside the function): one Snakemake job
+# runs one stage, and e.g. the grouping job must not pay for regions/matplotlib/coordinates.
+if TYPE_CHECKING:
+    from astropy.coordinates import SkyCoord
+
+    from xrtflow.products.expomap import AttitudePositions
 
 __all__ = ["pipeline", "expomap", "products", "group", "GRADES"]
 
@@ -70,6 +52,13 @@ def _caldb(config: Mapping):
 
 def _coefficients(config: Mapping, date) -> tuple[object, object]:
     """PSF and vignetting coefficients from the CALDB; built-in CALDB values if unavailable."""
+    from xrtflow.calibration import (
+        SWIFT_XRT_PSF,
+        SWIFT_XRT_VIGNETTING,
+        read_psf_coefficients,
+        read_vignetting_coefficients,
+    )
+
     try:
         cal = _caldb(config)
         psf = read_psf_coefficients(cal.psf(date), _mode(config))
@@ -82,6 +71,8 @@ def _coefficients(config: Mapping, date) -> tuple[object, object]:
 
 def _positions(attitude_file: Path | None, events) -> AttitudePositions:
     """Attitude bins over the GTIs; the file-average pointing if the attitude is unusable."""
+    from xrtflow.products.expomap import AttitudePositions, bin_attitude, read_attitude
+
     positions = None
     if attitude_file is not None and Path(attitude_file).is_file():
         try:
@@ -99,6 +90,8 @@ def _positions(attitude_file: Path | None, events) -> AttitudePositions:
 
 
 def _obs_date(events):
+    from xrtflow.products.events import mission_time_to_time
+
     return mission_time_to_time(float(events.header.get("TSTART", events.gti[0, 0])), events.header)
 
 
@@ -123,6 +116,8 @@ def pipeline(
     EventFileError
         Missing or corrupt file; the message names the ObsID and the file.
     """
+    from xrtflow.products.events import EventFileError, read_events
+
     obsid = naming.check_obsid(obsid)
     mode = _mode(config)
     src = Path(archive_obs_dir) / naming.archive_event(obsid, mode)
@@ -173,6 +168,15 @@ def expomap(
     ``hk_file`` is accepted for signature compatibility; the native map does not need the
     frame-by-frame housekeeping (the attitude is binned by position instead).
     """
+    from xrtflow.products.events import read_events
+    from xrtflow.products.expomap import (
+        REFERENCE_ENERGY_KEV,
+        choose_attitude_file,
+        instrument_map,
+        make_exposure_map,
+        write_exposure_map,
+    )
+
     obsid = naming.check_obsid(obsid)
     mode = _mode(config)
     outdir = Path(outdir)
@@ -217,6 +221,15 @@ def products(
     dict
         Keys ``image``, ``src_lc``, ``bkg_lc``, ``src_pha``, ``bkg_pha``, ``arf``, ``rmf``.
     """
+    from astropy.io import fits
+
+    from xrtflow.products.arf import make_arf, write_arf
+    from xrtflow.products.events import read_events
+    from xrtflow.products.image import write_image
+    from xrtflow.products.lightcurve import write_light_curve
+    from xrtflow.products.regions import events_in_region, read_region
+    from xrtflow.products.spectrum import pha_counts, region_backscal, write_pha
+
     obsid = naming.check_obsid(obsid)
     mode = _mode(config)
     pcfg = _products_cfg(config)
@@ -377,6 +390,8 @@ def group(
 
     ``opt``/``optmin`` read the RMF (``respfile``), ``snmin`` the background (``backfile``).
     """
+    from xrtflow.products.grouping import group_spectrum
+
     obsid = naming.check_obsid(obsid)
     gcfg = config.get("grouping", {}) or {}
     gtype = str(gcfg.get("type", "min"))

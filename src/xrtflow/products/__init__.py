@@ -7,7 +7,22 @@ Modules: :mod:`~xrtflow.products.events` (level-2 event files and their sky WCS)
 :mod:`~xrtflow.products.psf` (``xrtmkarf``) and :mod:`~xrtflow.products.grouping` (``ftgrouppha``).
 """
 
-from .events import EventFileError, EventList, read_events
-from .regions import read_region, write_regions
+from importlib import import_module
 
-__all__ = ["EventFileError", "EventList", "read_events", "read_region", "write_regions"]
+# Names re-exported lazily (PEP 562): importing one product module (e.g. ``grouping``) must not
+# import the others' dependencies (``regions`` pulls in matplotlib).
+_EXPORTS = {
+    "EventFileError": "events",
+    "EventList": "events",
+    "read_events": "events",
+    "read_region": "regions",
+    "write_regions": "regions",
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str):  # noqa: ANN202 (module attribute)
+    if name in _EXPORTS:
+        return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from astropy.io import fits
-from astropy.time import Time
 from astropy.wcs import WCS
+
+if TYPE_CHECKING:
+    from astropy.time import Time
 
 __all__ = [
     "EventFileError",
@@ -221,6 +224,8 @@ def mjdref(header: fits.Header) -> float:
 
 def mission_time_to_time(t: float, header: fits.Header) -> Time:
     """Swift mission time (TT seconds since MJDREF) to an astropy ``Time``."""
+    from astropy.time import Time  # only stages that date the observation
+
     return Time(mjdref(header), t / 86400.0, format="mjd", scale="tt")
 
 

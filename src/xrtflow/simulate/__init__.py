@@ -6,20 +6,26 @@ Everything written is synthetic and labelled ``SIMULATED`` in the FITS headers.
 >>> catalog = make_demo_archive("demo", DemoConfig(n_obs=8))        # doctest: +SKIP
 """
 
-from xrtflow.simulate.archive import CATALOG_NAME, TRUTH_NAME, make_demo_archive
-from xrtflow.simulate.config import DemoConfig, ObservationSpec
-from xrtflow.simulate.response import SyntheticResponse, write_caldb
-from xrtflow.simulate.spectrum import PhotonFlux, model_photon_flux, powerlaw_flux
+from importlib import import_module
 
-__all__ = [
-    "CATALOG_NAME",
-    "TRUTH_NAME",
-    "DemoConfig",
-    "ObservationSpec",
-    "PhotonFlux",
-    "SyntheticResponse",
-    "make_demo_archive",
-    "model_photon_flux",
-    "powerlaw_flux",
-    "write_caldb",
-]
+# Re-exported lazily (PEP 562): ``import xrtflow.simulate.config`` stays cheap.
+_EXPORTS = {
+    "CATALOG_NAME": "archive",
+    "TRUTH_NAME": "archive",
+    "make_demo_archive": "archive",
+    "DemoConfig": "config",
+    "ObservationSpec": "config",
+    "SyntheticResponse": "response",
+    "write_caldb": "response",
+    "PhotonFlux": "spectrum",
+    "model_photon_flux": "spectrum",
+    "powerlaw_flux": "spectrum",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):  # noqa: ANN202 (module attribute)
+    if name in _EXPORTS:
+        return getattr(import_module(f"xrtflow.simulate.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
