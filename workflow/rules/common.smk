@@ -1,6 +1,7 @@
 # Configuration, backend choice, wildcard constraints and input functions shared by all rules.
 import functools
 import json
+import os
 import re
 from pathlib import Path
 
@@ -8,6 +9,13 @@ from snakemake.exceptions import WorkflowError
 
 from xrtflow import naming
 from xrtflow.config import ConfigError, validate_config
+
+# Every job is single-threaded: one BLAS/OpenMP thread per job, so that parallel jobs do not
+# oversubscribe the cores and floating-point sums do not depend on the machine's core count (a run
+# on a laptop, on a cluster node or through SLURM gives the same bytes). A user's setting wins.
+for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
+
 
 # Every config error stops here, before any job, as one message naming the key and the fix.
 try:
