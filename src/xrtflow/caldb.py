@@ -468,9 +468,6 @@ def check_caldb(
     CaldbError
         Naming the CALDB, what is missing and the settings that fix it.
     """
-    import socket
-    from urllib.parse import urlsplit
-
     if setting is None or str(setting).strip() == "":
         setting = os.environ.get("CALDB") or "remote"
     text = str(setting).strip()
@@ -488,11 +485,10 @@ def check_caldb(
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     if (cache / INDEX_RELPATH).is_file():
         return f"remote CALDB {url} (cached in {cache})"
-    parts = urlsplit(url)
-    host, port = parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
+    from xrtflow.network import connect_check
+
     try:
-        with socket.create_connection((host, port), timeout=timeout):
-            pass
+        connect_check(url, timeout)
     except OSError as exc:
         raise CaldbError(
             f"no local CALDB ($CALDB unset) and the remote CALDB {url} cannot be reached "

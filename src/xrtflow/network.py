@@ -120,6 +120,19 @@ def _host_port(url: str) -> tuple[str, int]:
     return parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
 
 
+def connect_check(url: str, timeout: float = 5.0) -> tuple[str, int]:
+    """Open (and close) a TCP connection to ``url``'s host; ``OSError`` if it cannot be reached.
+
+    Returns the ``(host, port)`` tried, for messages.
+    """
+    import socket
+
+    host, port = _host_port(url)
+    with socket.create_connection((host, port), timeout=timeout):
+        pass
+    return host, port
+
+
 def check_network(archive: dict, *, timeout: float = 5.0) -> None:
     """Check that the services a configuration needs answer at all (a TCP connection).
 
@@ -135,8 +148,6 @@ def check_network(archive: dict, *, timeout: float = 5.0) -> None:
     NetworkUnavailable
         Naming the service, the host and what to do instead.
     """
-    import socket
-
     needed = {"HEASARC catalog service": archive.get("heasarc_url") or DEFAULT_HEASARC_URL}
     if archive.get("source") == "aws":
         needed["AWS S3 archive"] = AWS_HTTPS_URL
@@ -145,8 +156,7 @@ def check_network(archive: dict, *, timeout: float = 5.0) -> None:
     for what, url in needed.items():
         host, port = _host_port(url)
         try:
-            with socket.create_connection((host, port), timeout=timeout):
-                pass
+            connect_check(url, timeout)
         except OSError as err:
             raise NetworkUnavailable(
                 f"this configuration needs the network ({what}: {url}) but {host}:{port} "
