@@ -152,8 +152,8 @@ def partial_files(workdir: Path) -> list[str]:
     for path in (workdir / "results").rglob("*"):
         if not path.is_file() or {"logs", "benchmarks"} & set(path.parts):
             continue
-        if path.name.startswith("."):
-            continue  # a temporary name: allowed to be partial
+        if any(part.startswith(".") for part in path.relative_to(workdir).parts):
+            continue  # a temporary name (of the file or of its directory): allowed to be partial
         try:
             if path.suffix in FITS_SUFFIXES:
                 verify_file(path)
