@@ -257,6 +257,10 @@ def test_bremss_gaunt_matches_reference_formula():
             np.testing.assert_allclose(g[ok], (poly * born)[ok], rtol=2e-6)
         y = bremss(e, np.array([kt]))
         assert np.all(np.isfinite(y)) and np.all(y >= 0)
+        # bremss (fast path for increasing edges) = trapezoid of (g_H + 0.34 g_He) e^(-E/kT) /
+        # (E sqrt kT) built from the general gaunt() (He/H = 0.085, as XSPEC)
+        a = (gaunt(e, kt, 1.0) + 4 * 0.085 * gaunt(e, kt, 2.0)) * np.exp(-e / kt) / (e * kt**0.5)
+        np.testing.assert_allclose(y, 0.5 * (a[1:] + a[:-1]) * np.diff(e), rtol=1e-13, atol=0)
 
 
 def test_solve_norms_matches_brute_force_minimum():

@@ -168,3 +168,41 @@ def test_grouping_and_bad_quality():
     assert not g.mask[3]
     gm = g.group_matrix().toarray()
     assert gm[0, 0] == 0 and gm[0, 2] == 1
+
+
+@pytest.mark.parametrize("vlen", [True, False])
+def test_rmf_elements_give_the_matrix_without_scipy(tmp_path, vlen):
+    """The fit's dense folding rows come from the elements as read; they equal the CSR."""
+    dense, elo = write_rmf(tmp_path / "r.rmf", vlen=vlen)
+    resp = read_response(tmp_path / "r.rmf", None)
+    cols = np.array([0, 3, 4, 11, 19])
+    assert np.allclose(resp.elements.channel_rows(cols), dense.T[cols], rtol=1e-6, atol=0)
+    assert np.array_equal(
+        resp.elements.csr().toarray()[:, cols], resp.elements.channel_rows(cols).T
+    )
+    assert resp.shape == dense.shape and resp.n_channel == dense.shape[1]
+
+
+def test_channel_sums_equal_the_group_matrix():
+    """The fit's channel -> group sums (numpy.add.reduceat) equal GroupedSpectrum's sparse
+    matrix, with bad channels weighted 0, ignored groups dropped and columns restricted."""
+    from xrtflow.spectral.fit import _ChannelSum
+
+    rng = np.random.default_rng(3)
+    n = 60
+    grouping = np.where(rng.random(n) < 0.3, 1, -1)
+    grouping[0] = 1
+    quality = np.where(rng.random(n) < 0.15, 2, 0)
+    s = _spectrum_with_response(rng.poisson(3.0, n).astype(float), grouping, quality)
+    s.ignore("bad")
+    s.ignore("0.0-0.05")
+    g = s.grouped()
+    reference = g.group_matrix()[g.mask]
+    sums = _ChannelSum.of(g)
+    x = rng.random((n, 3))
+    assert np.allclose(sums @ x, reference @ x) and np.allclose(sums @ x[:, 0], reference @ x[:, 0])
+    used = sums.used_channels()
+    assert np.array_equal(used, np.flatnonzero(abs(reference).sum(axis=0).A.ravel() > 0))
+    restricted = sums.restricted(used)
+    assert np.allclose(restricted @ x[used], reference @ x)
+    assert np.allclose((sums @ sp.csr_matrix(x)).toarray(), reference @ x)

@@ -185,6 +185,72 @@ def gaunt(e: np.ndarray, kt: float, z: float) -> np.ndarray:
     return out
 
 
+def _born_sorted(e: np.ndarray, kt: float) -> np.ndarray:
+    """:func:`_born_raw` for increasing energies: the small-argument branch (``E <= 4 kT``) is
+    then a prefix, so both branches work on slices (no index arrays; same values)."""
+    u1 = e * (0.5 / kt)
+    k = int(np.searchsorted(e, 4.0 * kt, side="right"))
+    born = np.empty_like(e)
+    if k:
+        us = 0.5 * u1[:k]
+        t2 = (u1[:k] / 3.75) ** 2
+        ai = 1 + t2 * (
+            3.5156229
+            + t2
+            * (3.089942 + t2 * (1.2067492 + t2 * (0.2659732 + t2 * (0.0360768 + t2 * 0.0045813))))
+        )
+        uu = us * us
+        ak = (
+            -np.log(us) * ai
+            - 0.57721566
+            + uu
+            * (
+                0.4227842
+                + uu
+                * (
+                    0.23069756
+                    + uu * (0.0348859 + uu * (0.00262698 + uu * (0.0001075 + uu * 0.0000074)))
+                )
+            )
+        )
+        born[:k] = 0.5513 * np.exp(u1[:k]) * ak
+    if k < e.size:
+        ul = 0.5 * u1[k:]
+        im = -1.0 / ul
+        born[k:] = (
+            0.5513
+            * (
+                1.25331414
+                + im
+                * (
+                    0.07832358
+                    + im
+                    * (
+                        0.02189568
+                        + im * (0.01062446 + im * (0.00587872 + im * (0.0025154 + im * 0.00053208)))
+                    )
+                )
+            )
+            / np.sqrt(2.0 * ul)
+        )
+    return born
+
+
+def _gaunt_sorted(e, kt, z, born, uc, u_index) -> np.ndarray:  # noqa: ANN001
+    """:func:`_gaunt_below` with the parts shared by both ions computed once (``born``,
+    ``uc = max(E/kT, 0.003)`` and its interval index ``u_index``)."""
+    gam = z * z * 0.01358 / kt
+    if gam > 0.1:
+        return _kurucz(e / kt, gam)
+    gam1 = min(gam * 1000.0, 100.0)
+    if gam1 < 1.0:
+        return born
+    m = int(np.searchsorted(_GAM_BOUNDS, gam1, side="left"))
+    p = (gam1 - _GAM3[m]) / _GAM2[m]
+    c = ((1 - p) * _KBK[m] + p * _KBK[m + 1])[u_index]  # (n, 3): one gather, not three
+    return (c[:, 0] + uc * (c[:, 1] + uc * c[:, 2])) * born
+
+
 def bremss(edges: np.ndarray, p: np.ndarray, **_) -> np.ndarray:
     # XSPEC: trapezoid between edges of (g_H + 4 (He/H) g_He) exp(-E/kT) / (E sqrt(kT)), He/H=0.085
     kt = float(p[0])
@@ -192,8 +258,12 @@ def bremss(edges: np.ndarray, p: np.ndarray, **_) -> np.ndarray:
     n = int(np.searchsorted(edges, 50 * kt, side="left"))  # edges are increasing
     e = edges[:n]
     if n:
-        born = _born_raw(e, kt) if 4 * 0.01358 / kt <= 0.1 or 0.01358 / kt <= 0.1 else None
-        g = _gaunt_below(e, kt, 1.0, born) + 4 * 0.085 * _gaunt_below(e, kt, 2.0, born)
+        born = _born_sorted(e, kt) if 4 * 0.01358 / kt <= 0.1 or 0.01358 / kt <= 0.1 else None
+        uc = np.maximum(e / kt, 0.003)
+        u_index = np.searchsorted(_U_BOUNDS, uc, side="left")
+        g = _gaunt_sorted(e, kt, 1.0, born, uc, u_index) + 4 * 0.085 * _gaunt_sorted(
+            e, kt, 2.0, born, uc, u_index
+        )
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             a[:n] = g * np.exp(-e / kt) / (e * np.sqrt(kt))
         if not np.all(np.isfinite(a[:n])):

@@ -2,8 +2,8 @@
 
 The objects returned here are what :mod:`xrtflow.spectral.fit` works on:
 
-* :class:`Response` -- the redistribution matrix (energy x channel, ``scipy.sparse`` CSR) already
-  multiplied by the ARF, its energy grid and the channel bounds (``EBOUNDS``);
+* :class:`Response` -- the redistribution matrix (energy x channel: the elements as read, and a
+  ``scipy.sparse`` CSR built when asked for) already multiplied by the ARF, its energy grid and the channel bounds (``EBOUNDS``);
 * :class:`Spectrum` -- counts per channel with exposure, BACKSCAL/AREASCAL, QUALITY, GROUPING,
   its response and (optionally) its background spectrum, plus XSPEC-like ``notice``/``ignore``;
 * :class:`GroupedSpectrum` -- the per-group view used by the fit statistics.
@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import scipy.sparse as sp
 from astropy.io import fits
 
 __all__ = [
@@ -43,15 +42,60 @@ _NONE_NAMES = {"", "none", "NONE", "None"}
 # --------------------------------------------------------------------------------------------
 # Response
 # --------------------------------------------------------------------------------------------
-@dataclass
+class RmfElements:
+    """The non-zero elements of an RMF as ``(row, column, value)`` arrays.
+
+    What the readers produce: a fit builds its dense folding matrix from these directly (numpy
+    only), and ``scipy.sparse`` -- about 0.2 s of start-up -- is imported only where a sparse
+    matrix is asked for (:attr:`Response.matrix`).  Duplicate ``(row, column)`` pairs add up.
+    """
+
+    __slots__ = ("rows", "columns", "values", "shape")
+
+    def __init__(self, rows, columns, values, shape: tuple[int, int]):
+        self.rows = np.asarray(rows, dtype=np.int64)
+        self.columns = np.asarray(columns, dtype=np.int64)
+        self.values = np.asarray(values, dtype=float)
+        self.shape = (int(shape[0]), int(shape[1]))
+
+    @property
+    def nnz(self) -> int:
+        """Number of stored elements."""
+        return len(self.values)
+
+    def channel_rows(self, channels: np.ndarray) -> np.ndarray:
+        """Dense ``(len(channels), n_energy)``: the matrix's columns ``channels``, transposed."""
+        n_e, n_ch = self.shape
+        channels = np.asarray(channels, dtype=np.int64)
+        position = np.full(n_ch, -1, dtype=np.int64)
+        position[channels] = np.arange(len(channels))
+        where = position[self.columns]
+        keep = where >= 0
+        flat = np.bincount(
+            where[keep] * n_e + self.rows[keep],
+            weights=self.values[keep],
+            minlength=len(channels) * n_e,
+        )
+        return flat.reshape(len(channels), n_e)
+
+    def csr(self):  # noqa: ANN201 (scipy.sparse.csr_matrix)
+        """The matrix as ``scipy.sparse.csr_matrix`` (duplicates summed)."""
+        import scipy.sparse as sp
+
+        out = sp.csr_matrix((self.values, (self.rows, self.columns)), shape=self.shape)
+        out.sum_duplicates()
+        return out
+
+
 class Response:
     """An OGIP response: RMF matrix (times ARF) on an energy grid, with channel bounds.
 
-    Attributes
-    ----------
+    Parameters and attributes
+    -------------------------
     matrix : scipy.sparse.csr_matrix
         Shape ``(n_energy, n_channel)``; element ``[i, j]`` is the effective area (cm^2, when
         an ARF is applied; otherwise the RMF probability) of energy bin ``i`` into channel ``j``.
+        Built on first access when the response was read from files (``elements``).
     energy_edges : numpy.ndarray
         ``n_energy + 1`` energy bin edges in keV (``ENERG_LO`` + last ``ENERG_HI``).
     channel : numpy.ndarray
@@ -62,27 +106,89 @@ class Response:
         Source files.
     arf : numpy.ndarray or None
         The ARF (cm^2 per energy bin) that was applied.
+    rmf_matrix : scipy.sparse.csr_matrix or None
+        The bare RMF (built on first access from ``elements``).
+    elements : RmfElements or None
+        The bare RMF's elements, as read (keyword only).
     """
 
-    matrix: sp.csr_matrix
-    energy_edges: np.ndarray
-    channel: np.ndarray
-    e_min: np.ndarray
-    e_max: np.ndarray
-    rmf_path: Path | None = None
-    arf_path: Path | None = None
-    arf: np.ndarray | None = None
-    rmf_matrix: sp.csr_matrix | None = field(default=None, repr=False)
+    def __init__(
+        self,
+        matrix=None,  # noqa: ANN001 (scipy.sparse matrix)
+        energy_edges: np.ndarray | None = None,
+        channel: np.ndarray | None = None,
+        e_min: np.ndarray | None = None,
+        e_max: np.ndarray | None = None,
+        rmf_path: Path | None = None,
+        arf_path: Path | None = None,
+        arf: np.ndarray | None = None,
+        rmf_matrix=None,  # noqa: ANN001
+        *,
+        elements: RmfElements | None = None,
+    ):
+        if matrix is None and elements is None:
+            raise ValueError("Response needs a matrix or the RMF elements")
+        self._matrix = matrix
+        self._rmf_matrix = rmf_matrix
+        self.elements = elements
+        self.energy_edges = energy_edges
+        self.channel = channel
+        self.e_min = e_min
+        self.e_max = e_max
+        self.rmf_path = rmf_path
+        self.arf_path = arf_path
+        self.arf = arf
+
+    def __repr__(self) -> str:
+        return (
+            f"Response(n_energy={self.n_energy}, n_channel={self.n_channel}, "
+            f"rmf_path={self.rmf_path!r}, arf_path={self.arf_path!r})"
+        )
+
+    @property
+    def matrix(self):  # noqa: ANN201 (scipy.sparse.csr_matrix)
+        """The response (RMF times ARF), ``(n_energy, n_channel)`` CSR."""
+        if self._matrix is None:
+            base = self.rmf_matrix
+            if self.arf is None:
+                self._matrix = base
+            else:
+                import scipy.sparse as sp
+
+                self._matrix = sp.csr_matrix(sp.diags(np.asarray(self.arf, float)) @ base)
+        return self._matrix
+
+    @property
+    def rmf_matrix(self):  # noqa: ANN201 (scipy.sparse.csr_matrix or None)
+        """The bare RMF as CSR (None when only the product with an ARF is known)."""
+        if self._rmf_matrix is None and self.elements is not None:
+            self._rmf_matrix = self.elements.csr()
+        return self._rmf_matrix
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(n_energy, n_channel)``."""
+        if self.elements is not None:
+            return self.elements.shape
+        return tuple(self._matrix.shape)
+
+    @property
+    def nnz(self) -> int:
+        """Stored elements of the bare RMF (or of the matrix)."""
+        if self.elements is not None:
+            return self.elements.nnz
+        base = self._rmf_matrix if self._rmf_matrix is not None else self._matrix
+        return int(base.nnz)
 
     @property
     def n_energy(self) -> int:
         """Number of energy bins."""
-        return self.matrix.shape[0]
+        return self.shape[0]
 
     @property
     def n_channel(self) -> int:
         """Number of channels."""
-        return self.matrix.shape[1]
+        return self.shape[1]
 
     @property
     def energy_lo(self) -> np.ndarray:
@@ -112,19 +218,23 @@ class Response:
 
     def with_arf(self, arf: np.ndarray | None, arf_path: Path | None = None) -> Response:
         """Return a copy with a (different) ARF applied to the bare RMF."""
+        arf = None if arf is None else np.asarray(arf, float)
+        if self.elements is not None:
+            return Response(
+                None, self.energy_edges, self.channel, self.e_min, self.e_max,
+                self.rmf_path, arf_path, arf, self._rmf_matrix, elements=self.elements,
+            )  # fmt: skip
         base = self.rmf_matrix if self.rmf_matrix is not None else self.matrix
-        matrix = base if arf is None else sp.diags(np.asarray(arf, float)) @ base
+        if arf is None:
+            matrix = base
+        else:
+            import scipy.sparse as sp
+
+            matrix = sp.csr_matrix(sp.diags(arf) @ base)
         return Response(
-            matrix=sp.csr_matrix(matrix),
-            energy_edges=self.energy_edges,
-            channel=self.channel,
-            e_min=self.e_min,
-            e_max=self.e_max,
-            rmf_path=self.rmf_path,
-            arf_path=arf_path,
-            arf=None if arf is None else np.asarray(arf, float),
-            rmf_matrix=base,
-        )
+            matrix, self.energy_edges, self.channel, self.e_min, self.e_max,
+            self.rmf_path, arf_path, arf, base,
+        )  # fmt: skip
 
 
 def _matrix_hdu(hdul: fits.HDUList) -> fits.BinTableHDU:
@@ -244,21 +354,16 @@ def _read_rmf(rmf_path: Path) -> Response:
         n_grp = np.asarray(data["N_GRP"], dtype=int)
         r, c, v = _matrix_triplets(data, n_e, n_grp, offset)
     n_ch = len(channel)
-    if len(v):
-        keep = (v != 0) & (c >= 0) & (c < n_ch)
-        matrix = sp.csr_matrix((v[keep], (r[keep], c[keep])), shape=(n_e, n_ch))
-    else:
-        matrix = sp.csr_matrix((n_e, n_ch))
-    matrix.sum_duplicates()
+    keep = (v != 0) & (c >= 0) & (c < n_ch)
+    elements = RmfElements(r[keep], c[keep], v[keep], (n_e, n_ch))
     edges = np.append(elo, ehi[-1])
     return Response(
-        matrix=matrix,
+        elements=elements,
         energy_edges=edges,
         channel=channel,
         e_min=e_min,
         e_max=e_max,
         rmf_path=rmf_path,
-        rmf_matrix=matrix,
     )
 
 
@@ -358,8 +463,10 @@ class GroupedSpectrum:
         """Number of groups."""
         return len(self.counts)
 
-    def group_matrix(self) -> sp.csr_matrix:
+    def group_matrix(self):  # noqa: ANN201 (scipy.sparse.csr_matrix)
         """Sparse ``(n_groups, n_channels)`` matrix summing channels into groups."""
+        import scipy.sparse as sp
+
         n_ch = len(self.group_of_channel)
         w = np.ones(n_ch) if self.channel_weight is None else self.channel_weight
         return sp.csr_matrix(
