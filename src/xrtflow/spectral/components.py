@@ -12,7 +12,6 @@ from xrtflow.spectral import absorption
 
 __all__ = ["ALIASES", "COMPONENTS", "ComponentSpec", "ParSpec", "resolve_component"]
 
-KEV_TO_ERG = 1.602176634e-9
 
 
 @dataclass(frozen=True)

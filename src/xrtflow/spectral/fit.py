@@ -51,8 +51,10 @@ __all__ = ["FitSetup", "FitResult", "ParameterResult", "fit", "resolve_parameter
 
 #: Delta statistic for a 90% interval on one parameter (XSPEC ``error`` default).
 DELTA_90 = 2.705543454095404
-#: keV -> erg
-KEV_TO_ERG = 1.602176634e-9
+#: keV -> erg as XSPEC's ``flux`` command converts (its integration kernel multiplies the photon
+#: flux of a bin by (E_lo + E_hi) x 0.801096e-9, i.e. the bin midpoint x 1.602192e-9; CODATA's
+#: 1.602176634e-9 is 1e-5 lower)
+KEV_TO_ERG = 1.602192e-9
 #: Component names treated as (Galactic/intrinsic) absorbers for unabsorbed fluxes.
 ABSORBERS = {"tbabs", "phabs", "wabs", "ztbabs", "zphabs", "zwabs", "tbnew", "tbgrain", "tbvarabs"}
 
