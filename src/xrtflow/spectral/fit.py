@@ -397,6 +397,14 @@ class _ChannelSum:
 
     def __init__(self, channel: np.ndarray, weight: np.ndarray, start: np.ndarray, n_cols: int):
         self.channel, self.weight, self.start, self.n_cols = channel, weight, start, n_cols
+        size = np.diff(np.append(start, len(channel)))
+        # the k-th member of every group that has one: sums in channel order, like a CSR row
+        self._members = [
+            (groups, start[groups] + k)
+            for k in range(1, int(size.max(initial=1)))
+            for groups in [np.flatnonzero(size > k)]
+        ]
+        self._unit = bool(np.all(weight == 1.0))
 
     @classmethod
     def of(cls, grouped) -> _ChannelSum:  # noqa: ANN001 (GroupedSpectrum)
@@ -448,9 +456,21 @@ class _ChannelSum:
         x = np.asarray(x, dtype=float)
         if len(self.start) == 0 or self.n_cols == 0:
             return np.zeros((len(self.start),) + x.shape[1:])
-        terms = x[self.channel]
-        terms = terms * (self.weight if x.ndim == 1 else self.weight[:, None])
-        return np.add.reduceat(terms, self.start, axis=0)
+        # numpy.add.reduceat along the rows of a (channels x energies) matrix is slow (a
+        # buffered iterator); a gather per group member is not
+        out = x[self.channel[self.start]]
+        if not self._unit:
+            out *= self._weights(self.start, x.ndim)
+        for groups, member in self._members:
+            rows = x[self.channel[member]]
+            if not self._unit:
+                rows = rows * self._weights(member, x.ndim)
+            out[groups] += rows
+        return out
+
+    def _weights(self, entries: np.ndarray, ndim: int) -> np.ndarray:
+        w = self.weight[entries]
+        return w if ndim == 1 else w[:, None]
 
 
 @dataclass
