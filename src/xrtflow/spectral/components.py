@@ -108,10 +108,15 @@ def _planck_trapezoid(edges: np.ndarray, kt: float) -> np.ndarray:
     """XSPEC's 2-point blackbody integral of E^2/(exp(E/kT)-1) over each bin (E*kT below
     E/kT = 1e-4); a bin whose upper edge is beyond E/kT = 60, and every bin above it, is 0."""
     x = edges / kt
-    with np.errstate(over="ignore"):
-        a = np.where(x <= 1e-4, edges * kt, edges**2 / np.expm1(np.minimum(x, 700.0)))
-    out = _trapezoid(edges, a)
-    out[x[1:] > 60.0] = 0.0
+    # edges increase: only the bins below E/kT = 60 are computed (a soft blackbody is zero over
+    # most of a Swift-XRT grid, and expm1 there is most of the cost)
+    m = int(np.searchsorted(x, 60.0, side="right"))
+    out = np.zeros(edges.size - 1)
+    if m >= 2:
+        e, xs = edges[:m], x[:m]
+        with np.errstate(over="ignore"):
+            a = np.where(xs <= 1e-4, e * kt, e**2 / np.expm1(np.minimum(xs, 700.0)))
+        out[: m - 1] = _trapezoid(e, a)
     return out
 
 

@@ -226,10 +226,11 @@ class GroupModel:
                 cache[key] = self._fold(y)
             return
         ys = np.column_stack([np.asarray(y, dtype=float) for _, _, y in pending])
-        ys = np.where(np.isfinite(ys), ys, 0.0)
+        if not np.isfinite(ys).all():
+            ys = np.where(np.isfinite(ys), ys, 0.0)
         self.n_eval += len(pending)
-        peak = np.abs(ys).max(axis=0)
-        big = np.flatnonzero(np.any(np.abs(ys) > 1e-15 * peak, axis=1))
+        ay = np.abs(ys)
+        big = np.flatnonzero(np.any(ay > 1e-15 * ay.max(axis=0), axis=1))
         out = np.zeros((self.A.shape[0], ys.shape[1]))
         if len(big):
             lo, hi = big[0], big[-1] + 1
@@ -246,7 +247,8 @@ class GroupModel:
         self.n_eval += 1
         # fold only the energies where the component is not negligible (a soft blackbody is
         # zero to 1e-15 over most of the band): the dense mat-vec dominates an evaluation
-        big = np.flatnonzero(np.abs(y) > 1e-15 * np.abs(y).max()) if y.size else []
+        ay = np.abs(y)
+        big = np.flatnonzero(ay > 1e-15 * ay.max()) if y.size else []
         if len(big) == 0:
             return np.zeros(self.A.shape[0])
         lo, hi = big[0], big[-1] + 1
