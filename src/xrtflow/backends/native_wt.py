@@ -57,8 +57,9 @@ def wt_regions(
     Returns
     -------
     dict
-        ``geometry`` (:class:`~xrtflow.products.wt.StripGeometry`), ``column``/``sign`` (source
-        ``RAWX`` and the column direction along the strip), ``assessment``
+        ``geometry`` (:class:`~xrtflow.products.wt.StripGeometry`), ``columns``/``sign`` (source
+        ``RAWX`` per GTI, ``snapshot_exposure`` per GTI, and the column direction along the
+        strip), ``assessment``
         (:class:`~xrtflow.products.pileup.PileupAssessment`), ``r_exc`` (excised half-width,
         pixels), ``src_int`` (source intervals along the strip), ``source`` (the region).
     """
@@ -66,7 +67,7 @@ def wt_regions(
 
     from xrtflow.products.pileup_wt import assess_pileup_wt
     from xrtflow.products.regions import read_region
-    from xrtflow.products.wt import source_column, strip_boxes, strip_geometry, write_boxes
+    from xrtflow.products.wt import snapshot_columns, strip_boxes, strip_geometry, write_boxes
 
     pileup_cfg = {**WT_PILEUP_DEFAULTS, **(config.get("pileup", {}) or {})}
     with fits.open(event_file, memmap=False) as hdul:
@@ -76,12 +77,15 @@ def wt_regions(
     half = _pixels(src, wcs)[1]
     geo = strip_geometry(src.center, wcs, events.header)
     along = geo.along(events.x, events.y)
-    column, sign = source_column(rawx, along, half)
-    # pile-up: the profile across the columns of every event of the window
-    first, last = int(rawx.min()), int(rawx.max())
+    columns, index, sign = snapshot_columns(rawx, along, events.time, events.gti, half)
+    columns = np.where(np.isfinite(columns), columns, np.nanmedian(columns))
+    # pile-up: the profile across the columns, each event's column relative to its snapshot's
+    # source column (integers + one sub-column offset per snapshot: the profile's own grid)
+    offset = rawx - columns[index]
+    first, last = int(np.floor(offset.min())), int(np.ceil(offset.max()))
     assessment = assess_pileup_wt(
-        rawx,
-        column,
+        offset,
+        0.0,
         events.exposure,
         threshold=float(pileup_cfg["threshold_wt"]),
         half_length=half,
@@ -112,7 +116,8 @@ def wt_regions(
         )
     return {
         "geometry": geo,
-        "column": column,
+        "columns": columns,
+        "snapshot_exposure": events.gti[:, 1] - events.gti[:, 0],
         "sign": sign,
         "assessment": assessment,
         "r_exc": float(r_exc),
@@ -184,7 +189,7 @@ def products_wt(
             out["src_region"],
             out["bkg_region"] if bkg_region is not None else None,
         )
-        geo, column, sign = geo_info["geometry"], geo_info["column"], geo_info["sign"]
+        geo, columns, sign = geo_info["geometry"], geo_info["columns"], geo_info["sign"]
         assessment, r_exc, src_int = geo_info["assessment"], geo_info["r_exc"], geo_info["src_int"]
         src = geo_info["source"]
         src_boxes = read_boxes(out["src_region"], wcs)  # extract with what the file says
@@ -255,14 +260,22 @@ def products_wt(
         area = np.interp(emid, 0.5 * (a_lo + a_hi), aon)
         h = events.header
         theta, _ = xrtmkarf_offaxis(src.center, wcs, (float(h["RA_PNT"]), float(h["DEC_PNT"])))
-        bad = (
-            (np.asarray(events.badpix["RAWX"], float) - column) * sign
+        bad_cols = (
+            np.asarray(events.badpix["RAWX"], float)
             if events.badpix is not None and len(events.badpix)
             else np.array([])
         )
-        # the PSF over the source boxes' sky pixels (see strip_selection)
+        # the PSF over the source boxes' sky pixels (see strip_selection), with the bad columns
+        # where they were in each snapshot, weighted by the snapshots' exposures
         selection = strip_selection(src_boxes, geo, max(abs(v) for iv in src_int for v in iv) + 3)
-        frac = wt_psf_fraction(np.append(emid, 1.5), None, theta, bad, psf, selection)
+        weights = geo_info["snapshot_exposure"] / geo_info["snapshot_exposure"].sum()
+        frac = sum(
+            w
+            * wt_psf_fraction(
+                np.append(emid, 1.5), None, theta, (bad_cols - c) * sign, psf, selection
+            )
+            for w, c in zip(weights, columns, strict=True)
+        )
         specresp = area * vignetting(emid, theta, vig) * frac[:-1]
         info = {
             "offaxis": theta,
@@ -282,10 +295,10 @@ def products_wt(
             rmf_name=out["rmf"].name,
         )
         logger.info(
-            "ObsID %s (WT): source column %.2f, %d source / %d background counts; BACKSCAL "
+            "ObsID %s (WT): source column %s, %d source / %d background counts; BACKSCAL "
             "%.4g / %.4g; rate %.1f ct/s, piled %s, excised +-%.1f px; PSF fraction %.4f",
             obsid,
-            column,
+            np.round(columns, 2).tolist(),
             src_counts.sum(),
             int(bkg_mask.sum()) if bkg_mask is not None else 0,
             src_bs,

@@ -54,6 +54,7 @@ __all__ = [
     "boxes_contain",
     "boxes_npix",
     "source_column",
+    "snapshot_columns",
     "strip_selection",
     "wt_psf_fraction",
 ]
@@ -242,6 +243,37 @@ def source_column(
     if np.std(plus) <= np.std(minus):
         return float(np.median(plus)), 1
     return float(np.median(minus)), -1
+
+
+def snapshot_columns(
+    rawx: np.ndarray,
+    along: np.ndarray,
+    time: np.ndarray,
+    gti: np.ndarray,
+    half_length: float = 20.0,
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """The source column of every snapshot (GTI), as :func:`source_column` per snapshot.
+
+    Between snapshots the spacecraft re-points by a few arcsec, a pixel or two of column.
+
+    Returns
+    -------
+    columns : numpy.ndarray
+        Source column per GTI (NaN for a GTI without events near the source).
+    index : numpy.ndarray
+        GTI index of every event.
+    sign : int
+        Direction of ``RAWX`` along the strip (from all events).
+    """
+    _, sign = source_column(rawx, along, half_length)
+    index = np.clip(np.searchsorted(gti[:, 0], time, side="right") - 1, 0, len(gti) - 1)
+    near = np.abs(along) <= half_length
+    columns = np.full(len(gti), np.nan)
+    for k in range(len(gti)):
+        sel = near & (index == k)
+        if sel.any():
+            columns[k] = float(np.median(rawx[sel] - sign * along[sel]))
+    return columns, index, sign
 
 
 def strip_selection(
