@@ -262,9 +262,9 @@ def products(
         "src_region": outdir / naming.source_region(obsid, mode),
         "bkg_region": outdir / naming.background_region(obsid, mode),
     }
-    shutil.copyfile(src_region, out["src_region"])
-    if bkg_region is not None:
-        shutil.copyfile(bkg_region, out["bkg_region"])
+    for given, key in ((src_region, "src_region"), (bkg_region, "bkg_region")):
+        if given is not None and Path(given).resolve() != out[key].resolve():
+            shutil.copyfile(given, out[key])
     with log_to_file(log):
         events = read_events(event_file, obsid=obsid, mode=mode)
         date = _obs_date(events)

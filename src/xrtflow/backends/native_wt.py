@@ -80,12 +80,16 @@ def wt_regions(
     columns, index, sign = snapshot_columns(rawx, along, events.time, events.gti, half)
     columns = np.where(np.isfinite(columns), columns, np.nanmedian(columns))
     # pile-up: the profile across the columns, each event's column relative to its snapshot's
-    # source column (integers + one sub-column offset per snapshot: the profile's own grid)
-    offset = rawx - columns[index]
-    first, last = int(np.floor(offset.min())), int(np.ceil(offset.max()))
+    # whole source column (so the columns stay integers, as the profile's model grid), the source
+    # at the snapshots' mean sub-column position
+    whole = np.round(columns)
+    offset = rawx - whole[index]
+    exposure = events.gti[:, 1] - events.gti[:, 0]
+    sub = float(np.average(columns - whole, weights=exposure))
+    first, last = int(offset.min()), int(offset.max())
     assessment = assess_pileup_wt(
         offset,
-        0.0,
+        sub,
         events.exposure,
         threshold=float(pileup_cfg["threshold_wt"]),
         half_length=half,
@@ -117,7 +121,7 @@ def wt_regions(
     return {
         "geometry": geo,
         "columns": columns,
-        "snapshot_exposure": events.gti[:, 1] - events.gti[:, 0],
+        "snapshot_exposure": exposure,
         "sign": sign,
         "assessment": assessment,
         "r_exc": float(r_exc),
