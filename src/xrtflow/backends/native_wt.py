@@ -60,8 +60,8 @@ def wt_regions(
         ``geometry`` (:class:`~xrtflow.products.wt.StripGeometry`), ``columns``/``sign`` (source
         ``RAWX`` per GTI, ``snapshot_exposure`` per GTI, and the column direction along the
         strip), ``assessment``
-        (:class:`~xrtflow.products.pileup.PileupAssessment`), ``r_exc`` (excised half-width,
-        pixels), ``src_int`` (source intervals along the strip), ``source`` (the region).
+        (:class:`~xrtflow.products.pileup.PileupAssessment`), ``r_exc`` (excised half-width
+        along the strip, sky pixels), ``r_col`` (the excised columns' half-width), ``src_int`` (source intervals along the strip), ``source`` (the region).
     """
     from astropy.io import fits
 
@@ -96,7 +96,13 @@ def wt_regions(
         n_columns=last - first + 1,
         first_column=first,
     )
-    r_exc = assessment.r_in if (assessment.piled and pileup_cfg["correct"]) else 0.0
+    r_col = assessment.r_in if (assessment.piled and pileup_cfg["correct"]) else 0.0
+    # a column's events reach its centre +- (0.5 column + 0.5 randomisation + the sky pixel's
+    # half-diagonal along the strip) in the sky grid: excising that much more keeps every event of
+    # an excised (piled-up) column out of the box, whose ARF then holds only unpiled columns
+    a = np.radians(geo.angle)
+    reach = 1.0 + 0.5 * (abs(np.cos(a)) + abs(np.sin(a)))
+    r_exc = r_col + reach if r_col > 0 else 0.0
     if assessment.piled and not pileup_cfg["correct"]:
         logger.warning(
             "WT rate %.1f count/s is above %.0f but pileup.correct is false",
@@ -125,6 +131,7 @@ def wt_regions(
         "sign": sign,
         "assessment": assessment,
         "r_exc": float(r_exc),
+        "r_col": float(r_col),
         "src_int": src_int,
         "source": src,
     }
@@ -221,7 +228,8 @@ def products_wt(
             "PILEUP": (bool(assessment.piled), "WT rate above the pile-up threshold"),
             "PILERATE": (assessment.measured_rate, "[ct/s] WT rate in the source box"),
             "PILETHR": (assessment.threshold, "[ct/s] WT pile-up threshold"),
-            "EXCISRAD": (float(r_exc), "[pixel] excised half-width (columns)"),
+            "EXCISRAD": (float(r_exc), "[pixel] excised half-width along the strip"),
+            "EXCISCOL": (geo_info["r_col"], "[pixel] half-width of the excised columns"),
         }
         names = {k: v.name for k, v in out.items()}
         src_counts = pha_counts(events.pi[src_mask])

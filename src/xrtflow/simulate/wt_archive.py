@@ -233,8 +233,11 @@ def simulate_wt_observation(
             }
         )
     photons = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
-    inside = (photons["RAWX"] >= WINDOW_FIRST_COLUMN) & (
-        photons["RAWX"] < WINDOW_FIRST_COLUMN + WINDOW_COLUMNS
+    # photons the RMF puts in no channel (PI -1) are not detected
+    inside = (
+        (photons["RAWX"] >= WINDOW_FIRST_COLUMN)
+        & (photons["RAWX"] < WINDOW_FIRST_COLUMN + WINDOW_COLUMNS)
+        & (photons["PI"] >= 0)
     )
     photons = {k: v[inside] for k, v in photons.items()}
     events, stats = pile_up(photons, rng, max_grade=2, mode="WT")
