@@ -230,3 +230,13 @@ def test_strip_selection_matches_simulated_pixelisation():
         ]
     )
     assert np.max(np.abs(mc - model)) < 0.03
+
+
+def test_wt_archive_is_deterministic(wt_archive, tmp_path):
+    make_wt_archive(tmp_path / "again", WTArchiveConfig(observations=SPECS))
+    for spec in SPECS:
+        rel = Path("archive") / spec.obsid / naming.archive_event(spec.obsid, "WT")
+        assert (tmp_path / "again" / rel).read_bytes() == (wt_archive / rel).read_bytes()
+    assert (tmp_path / "again" / "truth.ecsv").read_text() == (
+        wt_archive / "truth.ecsv"
+    ).read_text()
