@@ -216,6 +216,9 @@ def test_products_and_group_stages(fake_env, correctlc):
     from xrtflow.backends import heasoft
 
     out = fake_env / "obs"
+    out.mkdir()
+    for name in ("src.reg", "bkg.reg"):
+        (out / name).write_text('fk5\ncircle(1,2,3")\n')
     cfg = {**CONFIG, "products": {**CONFIG["products"], "correctlc": correctlc}}
     made = heasoft.products(
         OBSID,
@@ -230,7 +233,11 @@ def test_products_and_group_stages(fake_env, correctlc):
         fake_env / "work",
         fake_env / "p.log",
     )
-    assert set(made) == {"image", "src_lc", "bkg_lc", "src_pha", "bkg_pha", "arf", "rmf"}
+    assert set(made) == {
+        *("image", "src_lc", "bkg_lc", "src_pha", "bkg_pha", "arf", "rmf"),
+        *("src_region", "bkg_region"),
+    }
+    assert made["src_region"].read_text() == (out / "src.reg").read_text()
     assert made["rmf"].name == naming.source_rmf(OBSID) and made["rmf"].read_text() == "rmf"
     hdr = fits.getheader(made["src_pha"], "SPECTRUM")
     assert hdr["RESPFILE"] == naming.source_rmf(OBSID)
@@ -251,6 +258,56 @@ def test_products_and_group_stages(fake_env, correctlc):
     )
     ghdr = fits.getheader(grouped, "SPECTRUM")
     assert (ghdr["RESPFILE"], ghdr["BACKFILE"]) == (hdr["RESPFILE"], hdr["BACKFILE"])
+
+
+def test_wt_products_stage_gives_xrtproducts_the_strip_boxes(fake_env):
+    """WT: xrtproducts gets per-ObsID boxes along the strip (PA_PNT - 90 deg), not the circle."""
+    import gzip
+
+    from astropy.coordinates import SkyCoord
+
+    from xrtflow.backends import heasoft
+    from xrtflow.products.regions import write_regions
+    from xrtflow.simulate.wt_archive import WTArchiveConfig, WTObservationSpec, make_wt_archive
+
+    obsid = "00031941001"
+    spec = WTObservationSpec(obsid, 142.2, 60.0, 0.08, roll_deg=35.0)
+    make_wt_archive(fake_env / "sim", WTArchiveConfig(observations=(spec,)))
+    out = fake_env / "obs"
+    out.mkdir()
+    events = out / naming.cleaned_events(obsid, "WT")
+    gz = fake_env / "sim" / "archive" / obsid / naming.archive_event(obsid, "WT")
+    events.write_bytes(gzip.decompress(gz.read_bytes()))
+    write_regions(
+        SkyCoord(136.17292, -32.37986, unit="deg"),
+        47.146,
+        117.865,
+        212.157,
+        out / "src.reg",
+        out / "bkg.reg",
+    )
+    made = heasoft.products(
+        obsid,
+        events,
+        out / "src.reg",
+        out / "bkg.reg",
+        out / "ex.img",
+        out / "pat.fits",
+        out / "xhd.hk",
+        out,
+        {**CONFIG, "mode": "WT"},
+        fake_env / "work",
+        fake_env / "p.log",
+    )
+    log = (fake_env / "p.log").read_text()
+    assert f"regionfile={made['src_region']}" in log
+    assert f"bkgregionfile={made['bkg_region']}" in log
+    src = made["src_region"].read_text().splitlines()
+    assert "fk5" in src
+    boxes = [line for line in src if line.startswith("box(")]
+    assert len(boxes) == 1 and boxes[0].endswith(",305.000)")  # PA_PNT 35 - 90
+    assert "94.29" in boxes[0]  # 40 pixels along the strip
+    assert made["bkg_region"].read_text().count("box(") == 2
 
 
 # --- PyXspec plan --------------------------------------------------------------------------------

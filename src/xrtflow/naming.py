@@ -88,3 +88,13 @@ def background_lightcurve(obsid: str, mode: str = "PC") -> str:
 
 def grouped_spectrum(obsid: str, mode: str = "PC") -> str:
     return f"{stem(obsid, mode)}sr_grp.pha"
+
+
+def source_region(obsid: str, mode: str = "PC") -> str:
+    """The source region actually used for the ObsID (DS9 fk5; WT: boxes along the strip)."""
+    return f"{stem(obsid, mode)}_src.reg"
+
+
+def background_region(obsid: str, mode: str = "PC") -> str:
+    """The background region actually used for the ObsID (DS9 fk5)."""
+    return f"{stem(obsid, mode)}_bkg.reg"

@@ -41,6 +41,8 @@ PROCESSING_CONFIG = {
         "regions",
     )
 }
+# WT pile-up settings (read with defaults by the jobs; the schema section is the PC helper's)
+PROCESSING_CONFIG["pileup"] = config.get("pileup", {})
 
 
 def _choose_backend():
@@ -164,6 +166,9 @@ PRODUCTS = {
     "bkg_pha": obs_file(naming.background_spectrum),
     "arf": obs_file(naming.source_arf),
     "rmf": obs_file(naming.source_rmf),
+    # the regions actually used (WT: per-ObsID boxes along the strip)
+    "src_region": obs_file(naming.source_region),
+    "bkg_region": obs_file(naming.background_region),
     "grouped": obs_file(naming.grouped_spectrum),
     "fit": res("{target}/obs/{obsid}/fit.json"),
     "fit_table": res("{target}/obs/{obsid}/fit.ecsv"),

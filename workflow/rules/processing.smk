@@ -69,7 +69,17 @@ rule products:
         stage=record("stage"),
         expomap_record=record("expomap"),
     output:
-        **products_of("image", "src_lc", "bkg_lc", "src_pha", "bkg_pha", "arf", "rmf"),
+        **products_of(
+            "image",
+            "src_lc",
+            "bkg_lc",
+            "src_pha",
+            "bkg_pha",
+            "arf",
+            "rmf",
+            "src_region",
+            "bkg_region",
+        ),
         record=record("products"),
     log:
         res("{target}/logs/products/{obsid}.log"),

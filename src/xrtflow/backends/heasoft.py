@@ -196,17 +196,33 @@ def products(
     Returns
     -------
     dict
-        Keys ``image``, ``src_lc``, ``bkg_lc``, ``src_pha``, ``bkg_pha``, ``arf``, ``rmf``.
+        Keys ``image``, ``src_lc``, ``bkg_lc``, ``src_pha``, ``bkg_pha``, ``arf``, ``rmf``,
+        ``src_region``, ``bkg_region`` (the regions given to ``xrtproducts``; WT: per-ObsID
+        boxes along the strip, :func:`xrtflow.backends.native_wt.wt_regions`).
     """
     obsid = naming.check_obsid(obsid)
     mode = _mode(config)
     outdir = _abs(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
+    regions = {
+        "src_region": outdir / naming.source_region(obsid, mode),
+        "bkg_region": outdir / naming.background_region(obsid, mode),
+    }
+    if mode == "WT":
+        # per-ObsID boxes along the WT strip (and the WT pile-up excision), as the native backend
+        from xrtflow.backends.native_wt import wt_regions
+        from xrtflow.products.events import read_events
+
+        events = read_events(event_file, obsid=obsid, mode=mode)
+        wt_regions(events, event_file, src_region, bkg_region, config, *regions.values())
+    else:
+        shutil.copyfile(src_region, regions["src_region"])
+        shutil.copyfile(bkg_region, regions["bkg_region"])
     params = tasks.xrtproducts_params(
         obsid,
         _abs(event_file),
-        _abs(src_region),
-        _abs(bkg_region),
+        regions["src_region"],
+        regions["bkg_region"],
         _abs(expomap_file),
         _abs(attitude_file),
         _abs(hk_file),
@@ -247,6 +263,7 @@ def products(
         backfile=made["bkg_pha"].name,
     )
     made["rmf"] = rmf
+    made.update(regions)
     return made
 
 

@@ -216,11 +216,22 @@ def products(
 ) -> dict[str, Path]:
     """Image, light curves, spectra, ARF and RMF like ``xrtproducts`` (+ ``xrtmkarf``).
 
+    The regions used are written next to the products (``src_region``/``bkg_region``): in PC
+    mode copies of the given files, in WT mode (:mod:`xrtflow.backends.native_wt`) the
+    per-ObsID boxes along the WT strip.
+
     Returns
     -------
     dict
-        Keys ``image``, ``src_lc``, ``bkg_lc``, ``src_pha``, ``bkg_pha``, ``arf``, ``rmf``.
+        Keys ``image``, ``src_lc``, ``bkg_lc``, ``src_pha``, ``bkg_pha``, ``arf``, ``rmf``,
+        ``src_region``, ``bkg_region``.
     """
+    if _mode(config) == "WT":
+        from xrtflow.backends.native_wt import products_wt
+
+        return products_wt(
+            naming.check_obsid(obsid), event_file, src_region, bkg_region, config, outdir, log
+        )
     from astropy.io import fits
 
     from xrtflow.products.arf import make_arf, write_arf
@@ -248,7 +259,12 @@ def products(
         "bkg_pha": outdir / naming.background_spectrum(obsid, mode),
         "arf": outdir / naming.source_arf(obsid, mode),
         "rmf": outdir / naming.source_rmf(obsid, mode),
+        "src_region": outdir / naming.source_region(obsid, mode),
+        "bkg_region": outdir / naming.background_region(obsid, mode),
     }
+    for given, key in ((src_region, "src_region"), (bkg_region, "bkg_region")):
+        if given is not None and Path(given).resolve() != out[key].resolve():
+            shutil.copyfile(given, out[key])
     with log_to_file(log):
         events = read_events(event_file, obsid=obsid, mode=mode)
         date = _obs_date(events)
@@ -259,6 +275,7 @@ def products(
         if bkg_reg is None:
             out.pop("bkg_lc")
             out.pop("bkg_pha")
+            out.pop("bkg_region")
         index = (events.pixel_index(), events.image_shape)  # one pass over X/Y for all
         src_mask = events_in_region(src_reg, events.wcs, events.x, events.y, index)
         bkg_mask = (

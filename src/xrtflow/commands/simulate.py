@@ -32,6 +32,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument(
         "--no-outliers", action="store_true", help="do not add the early/late/too-short ObsIDs"
     )
+    p.add_argument(
+        "--wt",
+        action="store_true",
+        help="a WT-mode archive instead (3 ObsIDs, one piled up; config/demo_wt.yaml runs it)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
     return p
@@ -40,6 +45,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def run(args: argparse.Namespace) -> int:
     from xrtflow.simulate import DemoConfig, make_demo_archive
 
+    if args.wt:
+        from xrtflow.simulate.wt_archive import WTArchiveConfig, make_wt_archive
+
+        wt_config = WTArchiveConfig(seed=args.seed) if args.seed != DemoConfig().seed else None
+        catalog = make_wt_archive(args.outdir, wt_config)
+        print(f"wrote {len(catalog)} simulated WT ObsIDs to {args.outdir}")
+        return 0
     config = DemoConfig(seed=args.seed, n_obs=args.n_obs, include_outliers=not args.no_outliers)
     t0 = time.perf_counter()
     catalog = make_demo_archive(args.outdir, config, progress=not args.quiet)

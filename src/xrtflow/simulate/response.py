@@ -201,6 +201,10 @@ class SyntheticResponse:
 
 
 _COMMON_CBD = ("DATAMODE(PHOTON)", "GRADE(G0:12)", "XRTVSUB(6)")
+#: CALDB boundaries of the WT grade 0-2 response (as the real ``swxwt0to2s6_*`` files).
+WT_CBD = ("DATAMODE(WINDOWED)", "GRADE(G0:2)", "XRTVSUB(6)")
+WT_RMF_NAME = f"swxwt0to2s6_20010101v{CALDB_VERSION}.rmf"
+WT_ARF_NAME = f"swxwt0to2s6_20010101v{CALDB_VERSION}.arf"
 
 
 def _cal_keywords(
@@ -229,8 +233,13 @@ def _primary() -> fits.PrimaryHDU:
     return hdu
 
 
-def write_rmf(response: SyntheticResponse, path: str | Path) -> Path:
-    """Write the OGIP RMF (``MATRIX`` with one group per row + ``EBOUNDS``)."""
+def write_rmf(
+    response: SyntheticResponse, path: str | Path, common_cbd: tuple[str, ...] = _COMMON_CBD
+) -> Path:
+    """Write the OGIP RMF (``MATRIX`` with one group per row + ``EBOUNDS``).
+
+    ``common_cbd`` are the mode/grade boundaries (PC grades 0-12 by default, :data:`WT_CBD`).
+    """
     m = response.matrix
     nz = m > 0
     has = nz.any(axis=1)
@@ -264,7 +273,7 @@ def write_rmf(response: SyntheticResponse, path: str | Path) -> Path:
     h["TLMAX4"] = (N_CHANNELS - 1, "Last channel in the response")
     h["LO_THRES"] = (MATRIX_THRESHOLD, "Lower threshold for stored matrix")
     h["EFFAREA"] = (1.0, "Effective area scaling (1: pure redistribution)")
-    cbd = (*_COMMON_CBD, "DETCHANS(1024)", "CHANTYPE(PI)")
+    cbd = (*common_cbd, "DETCHANS(1024)", "CHANTYPE(PI)")
     desc = "SIMULATED xrtflow demo RMF (synthetic)"
     _cal_keywords(h, "MATRIX", cbd, desc, "CPF")
 
@@ -292,8 +301,13 @@ def write_rmf(response: SyntheticResponse, path: str | Path) -> Path:
     return write_fits(fits.HDUList([_primary(), matrix, eb]), path, CALDB_DATE)
 
 
-def write_arf(response: SyntheticResponse, path: str | Path, rmf_name: str = RMF_NAME) -> Path:
-    """Write the on-axis OGIP ARF (``SPECRESP``)."""
+def write_arf(
+    response: SyntheticResponse,
+    path: str | Path,
+    rmf_name: str = RMF_NAME,
+    common_cbd: tuple[str, ...] = _COMMON_CBD,
+) -> Path:
+    """Write the on-axis OGIP ARF (``SPECRESP``); ``common_cbd`` as in :func:`write_rmf`."""
     arf = fits.BinTableHDU.from_columns(
         [
             fits.Column("ENERG_LO", "E", unit="keV", array=response.energ_lo),
@@ -313,7 +327,7 @@ def write_arf(response: SyntheticResponse, path: str | Path, rmf_name: str = RMF
     h["HDUVERS"] = ("1.1.0", "Version of format (OGIP memo CAL/GEN/92-002a)")
     h["RESPFILE"] = (rmf_name, "RMF file defining the energy grid")
     h["ARFVERS"] = ("ONAXIS", "On-axis area, full PSF, no vignetting")
-    _cal_keywords(h, "SPECRESP", _COMMON_CBD, "SIMULATED xrtflow demo on-axis ARF", "CPF")
+    _cal_keywords(h, "SPECRESP", common_cbd, "SIMULATED xrtflow demo on-axis ARF", "CPF")
     return write_fits(fits.HDUList([_primary(), arf]), path, CALDB_DATE)
 
 
@@ -418,8 +432,14 @@ def write_caldb_index(root: str | Path, entries: list[dict]) -> Path:
     return write_fits(fits.HDUList([_primary(), hdu]), path, CALDB_DATE)
 
 
-def write_caldb(root: str | Path, response: SyntheticResponse | None = None) -> dict[str, Path]:
+def write_caldb(
+    root: str | Path, response: SyntheticResponse | None = None, wt: bool = False
+) -> dict[str, Path]:
     """Write the demo CALDB tree (RMF, on-axis ARF, PSF, vignetting + ``caldb.indx``) under ``root``.
+
+    With ``wt`` the WT grade 0-2 RMF and on-axis ARF (``swxwt0to2s6_20010101v900.*``, boundaries
+    ``DATAMODE(WINDOWED)``, ``GRADE(G0:2)`` as the real CALDB files) are added. They hold the same
+    synthetic matrix and area as the PC files: a SIMULATED stand-in, not the real WT response.
 
     Returns
     -------
@@ -477,5 +497,27 @@ def write_caldb(root: str | Path, response: SyntheticResponse | None = None) -> 
             desc="XRT vignetting coefficients (values of swxvign20010101v001)",
         ),
     ]
+    if wt:
+        paths["wt_rmf"] = write_rmf(response, root / CALDB_DIRS["rmf"] / WT_RMF_NAME, WT_CBD)
+        paths["wt_arf"] = write_arf(
+            response, root / CALDB_DIRS["arf"] / WT_ARF_NAME, WT_RMF_NAME, WT_CBD
+        )
+        wt_rmf_cbd = [*WT_CBD, "DETCHANS(1024)", "CHANTYPE(PI)"]
+        for cnam, cbd, file, what in (
+            ("MATRIX", wt_rmf_cbd, WT_RMF_NAME, "WT grade 0-2 RMF"),
+            ("EBOUNDS", wt_rmf_cbd, WT_RMF_NAME, "WT channel boundaries"),
+            ("SPECRESP", list(WT_CBD), WT_ARF_NAME, "WT on-axis ARF"),
+        ):
+            kind = "arf" if cnam == "SPECRESP" else "rmf"
+            entries.append(
+                dict(
+                    dir=CALDB_DIRS[kind],
+                    file=file,
+                    cls="CPF",
+                    cnam=cnam,
+                    cbd=cbd,
+                    desc=f"SIMULATED xrtflow demo {what}",
+                )
+            )
     paths["index"] = write_caldb_index(root, entries)
     return paths

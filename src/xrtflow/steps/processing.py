@@ -142,10 +142,14 @@ def run_products(
         )
         if "src_pha" in made and _source_counts(made["src_pha"]) == 0:
             radius = config.get("regions", {}).get("source_radius")
+            shape = (
+                f"WT box {radius} arcsec either side of the target along the strip"
+                if str(config.get("mode", "PC")).upper() == "WT"
+                else f"circle of {radius} arcsec around the target"
+            )
             raise StageFailure(
-                f"ObsID {obsid}: no events in the source region (circle of {radius} arcsec "
-                "around the target): is the target in the field of view? Check the target "
-                "position or exclude the ObsID"
+                f"ObsID {obsid}: no events in the source region ({shape}): is the target in "
+                "the field of view? Check the target position or exclude the ObsID"
             )
         return made
 

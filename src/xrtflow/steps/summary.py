@@ -20,7 +20,17 @@ STAGES = {
     "stage": (),
     "pipeline": ("events",),
     "expomap": ("expomap",),
-    "products": ("image", "src_lc", "bkg_lc", "src_pha", "bkg_pha", "arf", "rmf"),
+    "products": (
+        "image",
+        "src_lc",
+        "bkg_lc",
+        "src_pha",
+        "bkg_pha",
+        "arf",
+        "rmf",
+        "src_region",
+        "bkg_region",
+    ),
     "group": ("grouped",),
     "fit": ("fit", "fit_table", "fit_plot"),
 }
