@@ -88,3 +88,13 @@ def background_lightcurve(obsid: str, mode: str = "PC") -> str:
 
 def grouped_spectrum(obsid: str, mode: str = "PC") -> str:
     return f"{stem(obsid, mode)}sr_grp.pha"
+
+
+def corrected_lightcurve(obsid: str, mode: str = "PC") -> str:
+    """The ``xrtlccorr``-style corrected source light curve (``xrtproducts correctlc=yes``)."""
+    return f"{stem(obsid, mode)}sr_corr.lc"
+
+
+def corrected_lightcurve_table(obsid: str, mode: str = "PC") -> str:
+    """Every band and the hardness ratio of the corrected light curve, as an ECSV table."""
+    return f"{stem(obsid, mode)}sr_corr_lc.ecsv"

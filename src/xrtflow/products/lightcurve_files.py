@@ -40,11 +40,13 @@ def corrected_light_curve_files(
     binsize: float = 10.0,
     bands=DEFAULT_BANDS,
     max_grade: int = 12,
+    hardness: tuple[str, str] | None = ("0.3-1.5", "1.5-10"),
+    events=None,  # noqa: ANN001 (an EventList already read from event_path)
 ) -> Table:
     """Corrected light curve (:func:`~xrtflow.products.lightcurve_corr.corrected_light_curve`)
     of one ObsID from its files; ``mode`` is ``time`` (``binsize`` s), ``snapshot`` or ``obsid``.
     """
-    events = read_events(event_path)
+    events = events if events is not None else read_events(event_path)
     src = read_region(src_region_path)
     bkg = read_region(bkg_region_path)
     good = events.grade <= max_grade
@@ -106,9 +108,19 @@ def corrected_light_curve_files(
         frac,
         bands,
         obsid=events.obsid,
+        hardness=hardness,
     )
+    h = events.header
     table.meta.update(
-        {"OFFAXIS": offaxis, "BINMODE": mode, "TIMEDEL": float(binsize) if mode == "time" else 0.0}
+        {
+            "OFFAXIS": offaxis,
+            "BINMODE": mode,
+            "TIMEDEL": float(binsize) if mode == "time" else 0.0,
+            "MJDREFI": int(h.get("MJDREFI", 51910)),
+            "MJDREFF": float(h.get("MJDREFF", 7.4287037e-4)),
+            "PSFRIN": float(r_in),
+            "PSFROUT": float(r_out),
+        }
     )
     return table
 

@@ -1,0 +1,27 @@
+# Corrected light curves per ObsID (xrtlccorr-like: PSF, bad columns, exposure; bands and the
+# hardness ratio), after the products stage. The `lightcurve` settings are passed to this rule
+# only: changing the binning or the bands reruns the light curves, not the spectra and fits.
+
+
+rule lightcurve:
+    input:
+        **products_of("events"),
+        src_region=res("{target}/regions/src.reg"),
+        bkg_region=res("{target}/regions/bkg.reg"),
+        stage=record("stage"),
+        products_record=record("products"),
+    output:
+        **LIGHTCURVE_PRODUCTS,
+        record=record("lightcurve"),
+    log:
+        res("{target}/logs/lightcurve/{obsid}.log"),
+    benchmark:
+        res("{target}/benchmarks/lightcurve/{obsid}.tsv")
+    conda:
+        "../envs/xrtflow.yaml"
+    params:
+        backend=BACKEND.name,
+        config=PROCESSING_CONFIG,
+        lightcurve=config["lightcurve"],
+    script:
+        "../scripts/lightcurve.py"
