@@ -89,13 +89,15 @@ def test_corrected_rates_match_the_injected_rates(lc_run):
         report.append((row["obsid"], row["bin"], injected[row["obsid"]], rate, lo, hi, z))
         assert abs(z) < 3, report[-1]
     print("obsid bin injected recovered -err +err z:", report)
-    # the bad column through the source: a larger correction than the PSF outside 180" alone
+    # the bad column through the source (how far through depends on each snapshot's pointing):
+    # a larger correction than the 2.5% of the PSF outside 180" alone
     bad, clean = lc[lc["obsid"] == BAD], lc[lc["obsid"] == CLEAN]
-    assert np.all(bad["corr"] > 1.06) and np.all((clean["corr"] > 1.02) & (clean["corr"] < 1.03))
-    # without it, the rate of that ObsID is biased low by the lost fraction 1 - 1/corr
-    for row in bad:
-        raw = row["net_rate"] / row["corr"]
-        assert (injected[BAD] - raw) / (row["net_rate_errhi"] / row["corr"]) > 3
+    assert np.all((clean["corr"] > 1.02) & (clean["corr"] < 1.03))
+    assert np.all(bad["corr"] > clean["corr"][0] + 0.02) and bad["corr"].max() > 1.1
+    # without it, that snapshot's rate is biased low by the lost fraction 1 - 1/corr
+    row = bad[int(np.argmax(bad["corr"]))]
+    raw = row["net_rate"] / row["corr"]
+    assert (injected[BAD] - raw) / (row["net_rate_errhi"] / row["corr"]) > 3
     # the hardness table (whole ObsIDs) and the bins agree with each other
     hard = Table.read(results_dir(base) / "tables" / "hardness.ecsv")
     assert list(hard["obsid"]) == [BAD, CLEAN] and hard.meta["definition"] == "H / S"

@@ -174,7 +174,7 @@ PRODUCTS = {
 #: Per-ObsID stages with a record of their own (the fit's record is fit.json).
 STAGE_RECORDS = ("stage", "pipeline", "expomap", "products", "group")
 
-#: The corrected light curve of one ObsID (rule lightcurve). Not in the summary: a new binning
+#: The corrected light curve of one ObsID (lightcurves.smk), not in the summary -- a new binning
 #: must rerun the light curves and their table, not the fits that read the summaries.
 LIGHTCURVE_PRODUCTS = {
     "lc_corr": obs_file(naming.corrected_lightcurve),

@@ -230,7 +230,15 @@ def heasoft_lightcurve(
             step,
             config,
         )
-        run_task("xrtproducts", params, workdir=band_dir, log=log, obsid=obsid)
+        timeout = (config.get("heasoft") or {}).get("timeout")
+        run_task(
+            "xrtproducts",
+            params,
+            workdir=band_dir,
+            log=log,
+            obsid=obsid,
+            timeout=None if timeout is None else float(timeout),
+        )
         src = band_dir / naming.source_lightcurve(obsid, mode)
         bkg = band_dir / naming.background_lightcurve(obsid, mode)
         corr = band_dir / naming.corrected_lightcurve(obsid, mode)
