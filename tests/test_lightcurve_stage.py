@@ -153,6 +153,21 @@ def test_aggregating_bins_equals_binning_the_obsid_at_once(archive, tmp_path):
         assert summed[col] == pytest.approx(direct[col], rel=1e-9), col
 
 
+def test_vignetting_option_divides_by_the_vignetting_at_the_source(archive, tmp_path):
+    """``lightcurve.vignetting``: the factor also holds 1/V(1.5 keV, off-axis angle)."""
+    from xrtflow.calibration import SWIFT_XRT_VIGNETTING, vignetting
+
+    lc = {"binning": "obsid", "bands": BANDS}
+    _, plain = _run(archive, tmp_path / "a", lc=lc)
+    _, vign = _run(archive, tmp_path / "b", lc={**lc, "vignetting": True})
+    t0, t1 = Table.read(plain["lc_corr_table"]), Table.read(vign["lc_corr_table"])
+    expected = 1.0 / float(vignetting(1.5, t0.meta["OFFAXIS"], SWIFT_XRT_VIGNETTING))
+    assert expected > 1.005  # the source is ~2' off axis: a measurable effect
+    assert t1["CORR"][0] / t0["CORR"][0] == pytest.approx(expected, rel=0.005)
+    assert fits.getval(vign["lc_corr"], "VIGNAPP", "RATE") is True
+    assert fits.getval(plain["lc_corr"], "VIGNAPP", "RATE") is False
+
+
 def test_failed_products_give_placeholders_and_a_failed_record(archive, tmp_path):
     root = archive[0]
     failed = root / "failed_products.json"

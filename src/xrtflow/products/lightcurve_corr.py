@@ -12,7 +12,8 @@ For every bin (fixed time bins, one per snapshot, or one per ObsID; ObsIDs are c
   region's pixels whose detector pixel is good at the bin's attitude -- the PSF losses outside the
   region (or inside an excised core) and the bad columns crossing the source, averaged over the
   attitude samples of the bin. ``xrtlccorr`` computes the same factor from the instrument map
-  and the attitude file frame by frame; vignetting is not part of this factor (it is in the ARF);
+  and the attitude file frame by frame; vignetting is part of this factor only when the
+  instrument map holds it (``VIGNAPP``; by default it stays in the rates, as in the ARF);
 * errors for few counts: the 1-sigma limits of Gehrels (1986, ApJ 303, 336) eq. 7 (upper,
   ``N + sqrt(N + 3/4) + 1``) and eq. 11 (lower, ``N (1 - 1/(9N) - 1/(3 sqrt N))^3``) for ``N_s``
   and ``N_b``, combined in quadrature (upper net error: source upper and background lower);
@@ -313,7 +314,9 @@ def psf_fraction_per_bin(
     Each attitude sample holds until the next; its weight in a bin is its time inside the bin and
     the GTIs. Samples whose pointing agrees within ``tolerance_pix`` sky pixels (and 0.05 deg of
     roll) share one evaluation. ``inst_map`` is the ``(600, 600)`` detector map of
-    :func:`xrtflow.products.expomap.instrument_map` (``[DETY-1, DETX-1]``; 0 = bad pixel).
+    :func:`xrtflow.products.expomap.instrument_map` (``[DETY-1, DETX-1]``; 0 = bad pixel); its
+    values weight the PSF, so a map with vignetting gives the vignetted fraction (``xrtlccorr``
+    with a vignetting-corrected instrument map).
     """
     from .expomap import DET_SIZE, sky_to_detector
 
@@ -332,12 +335,12 @@ def psf_fraction_per_bin(
     ).astype(np.int64)
     _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
     inverse = inverse.ravel()
-    good = np.asarray(inst_map) > 0
+    weight = np.asarray(inst_map, float)
 
     def good_pixel(ix, iy):
         ok = (ix >= 1) & (ix <= DET_SIZE) & (iy >= 1) & (iy <= DET_SIZE)
-        out = np.zeros(ix.shape, bool)
-        out[ok] = good[iy[ok] - 1, ix[ok] - 1]
+        out = np.zeros(ix.shape, float)
+        out[ok] = weight[iy[ok] - 1, ix[ok] - 1]
         return out
 
     # the PSF on the sky pixels of the region does not depend on the attitude: compute it once
@@ -354,9 +357,9 @@ def psf_fraction_per_bin(
     # time of every attitude sample inside every bin and the GTIs
     lo = np.maximum(att_time[None, :], bins[:, :1])
     hi = np.minimum(stop[None, :], bins[:, 1:])
-    weight = np.zeros((bins.shape[0], att_time.size))
+    in_bin = np.zeros((bins.shape[0], att_time.size))
     for g0, g1 in gti:
-        weight += np.clip(np.minimum(hi, g1) - np.maximum(lo, g0), 0.0, None)
-    total = weight.sum(axis=1)
+        in_bin += np.clip(np.minimum(hi, g1) - np.maximum(lo, g0), 0.0, None)
+    total = in_bin.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(total > 0, weight @ frac_key[inverse] / total, np.nan)
+        return np.where(total > 0, in_bin @ frac_key[inverse] / total, np.nan)

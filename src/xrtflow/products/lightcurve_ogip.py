@@ -76,7 +76,8 @@ def _band_hdu(
     h["AREARAT"] = (float(table.meta["AREARAT"]), "source / background region area")
     h["XRTPSFCO"] = (True, "PSF (and bad-column) correction applied")
     h["XRTPSFEN"] = (1.5, "[keV] energy of the PSF of the correction")
-    h["VIGNAPP"] = (False, "vignetting not corrected (it is in the ARF)")
+    vign = bool(table.meta.get("VIGNAPP", False))
+    h["VIGNAPP"] = (vign, "vignetting corrected" if vign else "vignetting not corrected (in ARF)")
     h["BINMODE"] = (binning, "bins: time, snapshot or obsid")
     h["CREATOR"] = "xrtflow.products.lightcurve_ogip"
     return hdu

@@ -33,6 +33,7 @@ DEFAULTS = {
     "binning": "snapshot",
     "binsize": 100.0,
     "bands": [[0.3, 10.0], [0.3, 1.5], [1.5, 10.0]],
+    "vignetting": False,
 }
 
 
@@ -50,6 +51,7 @@ def lightcurve_settings(lc_config: Mapping | None) -> dict:
         "binsize": float(cfg["binsize"]),
         "bands": bands,
         "hardness": hardness,
+        "vignetting": bool(cfg["vignetting"]),
     }
 
 
@@ -113,6 +115,7 @@ def native_lightcurve(
         settings["bands"],
         hardness=settings["hardness"],
         events=events,
+        vignetting=settings["vignetting"],
     )
     return _write(table, events, obsid, mode, outdir, settings)
 
