@@ -246,6 +246,8 @@ def heasoft_lightcurve(
             if not path.is_file():
                 raise FileNotFoundError(f"xrtproducts did not write {path.name} in {band_dir}")
         fine[name] = rebin_corrected_band(src, corr, bkg)
+        # whether xrtlccorr's instrument map held the vignetting (its own keyword)
+        vignapp = bool(fits.getheader(corr, "RATE").get("VIGNAPP", False))
     bins = light_curve_bins(events.gti, settings["binning"], settings["binsize"])
     table = bin_fine_light_curves(
         fine, bins, ratio, settings["bands"], settings["hardness"], events.obsid
@@ -253,6 +255,7 @@ def heasoft_lightcurve(
     table.meta.update(
         {
             "BINMODE": settings["binning"],
+            "VIGNAPP": vignapp,
             "MJDREFI": int(events.header.get("MJDREFI", 51910)),
             "MJDREFF": float(events.header.get("MJDREFF", 7.4287037e-4)),
         }

@@ -49,6 +49,10 @@ def lightcurve_figure(lightcurve: str | Path, hardness: str | Path, target: dict
             bars.lines[0].set_gid("rate" if k == 0 else f"rate_{label.split()[0]}")
         if len(lc):
             top.legend(fontsize=5, loc="best")
+            # bands a decade apart (the hard band of a soft source): log scale when it can be
+            rates = np.concatenate([np.asarray(lc[c], float) for c, _ in _bands(lc)])
+            if np.all(np.isfinite(rates) & (rates > 0)):
+                top.set_yscale("log")
         top.set_ylabel(r"Net rate [counts s$^{-1}$]")
         binning = lc.meta.get("binning", "snapshot")
         top.set_title(
