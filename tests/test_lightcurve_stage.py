@@ -248,7 +248,7 @@ def test_xrtlccorr_products_rebinned_like_the_native_estimator(tmp_path):
     fine_t, fine_live, counts, bcounts, fac = rebin_corrected_band(
         tmp_path / "sr.lc", tmp_path / "sr_corr.lc", tmp_path / "bkg.lc"
     )
-    np.testing.assert_allclose(fine_t, time)
+    np.testing.assert_allclose(fine_t, time - delta / 2)  # bin starts
     np.testing.assert_array_equal(counts, src)
     np.testing.assert_allclose(fac, factor, rtol=1e-6)  # bin 5 (no count) from its neighbour
     bands = (("b", 0.3, 10.0),)
@@ -262,3 +262,59 @@ def test_xrtlccorr_products_rebinned_like_the_native_estimator(tmp_path):
         assert t["RATE_b"][k] == pytest.approx(expected, rel=1e-6)
         assert t["COUNTS_b"][k] == src[sel].sum()
     assert t["EXPOSURE"].sum() == pytest.approx(live.sum())
+
+
+# --- HEASoft 6.20 extractor light curves of ../shared/reference/heasoft-products ----------------
+REF_OBSIDS = ("00031940101", "00031940102", "00031940103")
+
+
+@pytest.mark.parametrize("obsid", REF_OBSIDS)
+def test_time_bins_and_counts_equal_heasoft_extractor(shared_dir, obsid, tmp_path):
+    """10-s bins of the native stage in PI 30-1000 (xrtproducts' pilow/pihigh there) hold the
+    counts of HEASoft's sr.lc/bkg.lc bin by bin; and the heasoft backend's rebinning of those
+    files (factor 1: the uncorrected curve as its own 'corrected' one) gives the native counts
+    and exposure per snapshot."""
+    ref = shared_dir / "reference" / "heasoft-products" / obsid
+    heasoft = ref / "xrtproducts"
+    stage = tmp_path / "stage.json"
+    stage.write_text(json.dumps({"attitude_file": str(ref / f"sw{obsid}pat.fits.gz")}))
+    products = tmp_path / "products.json"
+    products.write_text(json.dumps({"obsid": obsid, "status": "ok"}))
+    bands = [[0.3, 10.01]]  # PI 30-1000
+    outputs = {k: tmp_path / k for k in ("lc_corr", "lc_corr_table")}
+    outputs = {
+        "lc_corr": tmp_path / naming.corrected_lightcurve(obsid),
+        "lc_corr_table": tmp_path / naming.corrected_lightcurve_table(obsid),
+    }
+    for binning in ("time", "snapshot"):
+        record = run_lightcurve(
+            "native", obsid, ref / f"sw{obsid}xpcw3po_cl.evt.gz", ref / "src.reg",
+            ref / "bkg.reg", stage, products, {"mode": "PC"},
+            {"binning": binning, "binsize": 10.0, "bands": bands}, outputs,
+            tmp_path / f"{binning}.json", None,
+        )  # fmt: skip
+        assert record["status"] == "ok", record
+        table = Table.read(outputs["lc_corr_table"])
+        if binning == "time":
+            fine = table
+        else:
+            snap = table
+    src, bkg = heasoft / f"sw{obsid}xpcw3posr.lc", heasoft / f"sw{obsid}xpcw3pobkg.lc"
+    t, live, counts, bcounts, factor = rebin_corrected_band(src, src, bkg)
+    # the same bins (extractor: TIMEZERO = first GTI start + TIMEDEL/2) and the same counts
+    common, ours, theirs = np.intersect1d(
+        np.round(fine["TSTART"], 3), np.round(t, 3), return_indices=True
+    )
+    assert common.size >= 0.95 * max(len(fine), t.size)
+    np.testing.assert_array_equal(fine["COUNTS_0.3-10.01"][ours], counts[theirs])
+    np.testing.assert_array_equal(fine["BKG_COUNTS_0.3-10.01"][ours], bcounts[theirs])
+    np.testing.assert_allclose(fine["EXPOSURE"][ours], live[theirs], rtol=1e-5)
+    assert np.all(factor[np.isfinite(factor)] == pytest.approx(1.0))
+    name = (("0.3-10.01", 0.3, 10.01),)
+    bins = np.column_stack([snap["TSTART"], snap["TSTOP"]])
+    rebinned = bin_fine_light_curves(
+        {"0.3-10.01": (t, live, counts, bcounts, factor)}, bins, snap.meta["AREARAT"], name,
+        None, obsid,
+    )  # fmt: skip
+    np.testing.assert_array_equal(rebinned["COUNTS_0.3-10.01"], snap["COUNTS_0.3-10.01"])
+    np.testing.assert_allclose(rebinned["EXPOSURE"], snap["EXPOSURE"], rtol=1e-5)

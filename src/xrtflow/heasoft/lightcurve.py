@@ -120,14 +120,16 @@ def _read_rate(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, fits.Hea
 def rebin_corrected_band(
     src_lc: Path, corr_lc: Path, bkg_lc: Path
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Fine-bin centres, live times, source and background counts and the ``xrtlccorr`` factor.
+    """Fine-bin starts, live times, source and background counts and the ``xrtlccorr`` factor.
 
     The factor of a bin with no source count (rate 0 in both curves) is that of the nearest bin
     with counts (``xrtlccorr``'s factor changes only with the attitude).
     """
-    t, rate, live, _ = _read_rate(src_lc)
+    t, rate, live, header = _read_rate(src_lc)
     tc, rate_corr, _, _ = _read_rate(corr_lc)
     tb, rate_b, live_b, _ = _read_rate(bkg_lc)
+    # TIME + TIMEZERO is the bin's centre (TIMEPIXR = 0.5, extractor); bins are TIMEDEL wide
+    start = t - float(header.get("TIMEPIXR", 0.5)) * float(header["TIMEDEL"])
     if t.size != tc.size or t.size != tb.size or not np.allclose(t, tc) or not np.allclose(t, tb):
         raise ValueError(f"{src_lc}, {corr_lc} and {bkg_lc} do not have the same time bins")
     counts = np.rint(rate * live)
@@ -139,7 +141,7 @@ def rebin_corrected_band(
         idx = np.flatnonzero(known)
         nearest = idx[np.clip(np.searchsorted(idx, np.arange(t.size)), 0, idx.size - 1)]
         factor = np.where(known, factor, factor[nearest])
-    return t, live, counts, bcounts, factor
+    return start, live, counts, bcounts, factor
 
 
 def bin_fine_light_curves(
@@ -152,15 +154,23 @@ def bin_fine_light_curves(
 ) -> Table:
     """Sum fine (10-s) corrected light curves of every band into ``bins``.
 
-    ``fine[name] = (time, live, counts, bkg_counts, factor)`` (:func:`rebin_corrected_band`).
+    ``fine[name] = (start, live, counts, bkg_counts, factor)`` (:func:`rebin_corrected_band`);
+    a fine bin goes to the bin it overlaps most (extractor's grid runs on across the gaps, so
+    the first fine bin of a snapshot may start before it).
     """
     from xrtflow.products.lightcurve_corr import aggregate_light_curve
 
     first = fine[bands[0][0]]
     time, live, factor = first[0], first[1], first[4]
+    bins = np.asarray(bins, float).reshape(-1, 2)
+    width = float(np.median(np.diff(time))) if time.size > 1 else 1.0
+    lo = np.maximum(time[:, None], bins[None, :, 0])
+    hi = np.minimum(time[:, None] + width, bins[None, :, 1])
+    overlap = np.clip(hi - lo, 0.0, None)
+    owner = np.where(overlap.max(axis=1) > 0, overlap.argmax(axis=1), -1)
     rows = []
-    for start, stop in np.asarray(bins, float).reshape(-1, 2):
-        sel = (time >= start) & (time < stop)
+    for k, (start, stop) in enumerate(bins):
+        sel = owner == k
         t = Table()
         t["OBSID"] = np.full(sel.sum(), obsid, dtype="U11")
         t["TSTART"], t["TSTOP"] = time[sel], time[sel]
