@@ -139,7 +139,15 @@ def test_annulus_source_region_is_corrected_for_the_excised_core(archive, tmp_pa
     t = Table.read(out["lc_corr_table"])
     injected = float(truth["expected_rate_03_7"])
     whole = aggregate_light_curve(t, lightcurve_settings({"bands": BANDS})["bands"])[0]
-    assert whole["CORR"] > 1.5  # ~half of the PSF is inside 15"
+    print(
+        "annulus: injected",
+        injected,
+        "recovered",
+        float(whole["RATE_0.3-7"]),
+        "CORR",
+        whole["CORR"],
+    )
+    assert whole["CORR"] > 1.5  # most of the PSF is inside 15" (and a bad column crosses it)
     assert abs(_z(whole["RATE_0.3-7"], whole["ERR_LO_0.3-7"], whole["ERR_HI_0.3-7"], injected)) < 3
 
 
