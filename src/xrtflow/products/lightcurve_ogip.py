@@ -101,5 +101,6 @@ def write_corrected_lc_fits(
         for k, (name, lo, hi) in enumerate(bands, start=1)
     ]
     path = Path(path)
-    fits.HDUList([primary, *hdus, gti_hdu(events)]).writeto(path, overwrite=True, checksum=True)
+    # no CHECKSUM: astropy stamps its comment with the wall clock (outputs must be deterministic)
+    fits.HDUList([primary, *hdus, gti_hdu(events)]).writeto(path, overwrite=True)
     return path
