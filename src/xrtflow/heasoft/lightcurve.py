@@ -216,7 +216,7 @@ def heasoft_lightcurve(
     """Run ``xrtproducts``/``xrtlccorr`` per band and write the stage's two products."""
     from xrtflow.products.events import read_events
     from xrtflow.products.lightcurve_corr import light_curve_bins
-    from xrtflow.steps.lightcurves import _write
+    from xrtflow.steps.lightcurves import write_products
 
     from .runner import run_task
 
@@ -270,4 +270,4 @@ def heasoft_lightcurve(
             "MJDREFF": float(events.header.get("MJDREFF", 7.4287037e-4)),
         }
     )
-    return _write(table, events, obsid, mode, outdir, settings)
+    return write_products(table, events, obsid, mode, outdir, settings)

@@ -26,7 +26,7 @@ from .files import run_guarded
 
 log = logging.getLogger(__name__)
 
-__all__ = ["describe_table", "lightcurve_settings", "run_lightcurve"]
+__all__ = ["describe_table", "lightcurve_settings", "run_lightcurve", "write_products"]
 
 #: Config ``lightcurve`` defaults (the schema holds the same).
 DEFAULTS = {
@@ -117,10 +117,11 @@ def native_lightcurve(
         events=events,
         vignetting=settings["vignetting"],
     )
-    return _write(table, events, obsid, mode, outdir, settings)
+    return write_products(table, events, obsid, mode, outdir, settings)
 
 
-def _write(table, events, obsid, mode, outdir, settings) -> dict[str, Path]:  # noqa: ANN001
+def write_products(table, events, obsid, mode, outdir, settings) -> dict[str, Path]:  # noqa: ANN001
+    """Write the stage's FITS light curve and ECSV table (both backends) into ``outdir``."""
     from xrtflow import naming
     from xrtflow.products.lightcurve_ogip import write_corrected_lc_fits
 
