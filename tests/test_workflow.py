@@ -113,6 +113,8 @@ def test_products_exist_with_xrtproducts_names(demo_run):
             naming.source_lightcurve,
             naming.background_lightcurve,
             naming.grouped_spectrum,
+            naming.corrected_lightcurve,
+            naming.corrected_lightcurve_table,
         ):
             assert (obs / name(obsid)).is_file(), name(obsid)
     for name in ("timeline", "parameters", "images", "spectra", "spectra_single", "lightcurve"):

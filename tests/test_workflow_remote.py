@@ -38,6 +38,7 @@ PER_OBS_RULES = {
     "group_spectrum",
     "fit_observation",
     "observation_summary",
+    "lightcurve",
 }
 JOINT_RULES = {
     "fit_joint",

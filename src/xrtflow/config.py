@@ -158,9 +158,26 @@ def _check_values(config: dict) -> None:
         )
     _positive(products["lc_binsize"], "products.lc_binsize", " s")
     _positive(config["grouping"]["scale"], "grouping.scale")
+    _check_lightcurve(config["lightcurve"])
     for slug, target in config["targets"].items():
         _check_target(slug, target)
     _check_fit(config["fit"])
+
+
+def _check_lightcurve(lc: dict) -> None:
+    """Bands inside the XRT PI range (0-10.24 keV), low < high, and no band twice."""
+    names = []
+    for k, (lo, hi) in enumerate(lc["bands"]):
+        if not 0 <= lo < hi <= 10.24:
+            raise ConfigError(
+                f"'lightcurve.bands[{k}]' is [{lo}, {hi}]: a band must satisfy "
+                "0 <= low < high <= 10.24 keV (XRT PI channels are 10 eV wide)"
+            )
+        if round(hi / 0.01) - round(lo / 0.01) < 1:
+            raise ConfigError(f"'lightcurve.bands[{k}]' ([{lo}, {hi}] keV) holds no PI channel")
+        names.append(f"{lo:g}-{hi:g}")
+    if len(set(names)) != len(names):
+        raise ConfigError(f"'lightcurve.bands' has the same band twice: {names}")
 
 
 def _check_target(slug: str, target: dict) -> None:

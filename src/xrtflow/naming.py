@@ -98,3 +98,13 @@ def source_region(obsid: str, mode: str = "PC") -> str:
 def background_region(obsid: str, mode: str = "PC") -> str:
     """The background region actually used for the ObsID (DS9 fk5)."""
     return f"{stem(obsid, mode)}_bkg.reg"
+
+
+def corrected_lightcurve(obsid: str, mode: str = "PC") -> str:
+    """The ``xrtlccorr``-style corrected source light curve (``xrtproducts correctlc=yes``)."""
+    return f"{stem(obsid, mode)}sr_corr.lc"
+
+
+def corrected_lightcurve_table(obsid: str, mode: str = "PC") -> str:
+    """Every band and the hardness ratio of the corrected light curve, as an ECSV table."""
+    return f"{stem(obsid, mode)}sr_corr_lc.ecsv"

@@ -179,6 +179,13 @@ PRODUCTS = {
 #: Per-ObsID stages with a record of their own (the fit's record is fit.json).
 STAGE_RECORDS = ("stage", "pipeline", "expomap", "products", "group")
 
+#: The corrected light curve of one ObsID (lightcurves.smk), not in the summary -- a new binning
+#: must rerun the light curves and their table, not the fits that read the summaries.
+LIGHTCURVE_PRODUCTS = {
+    "lc_corr": obs_file(naming.corrected_lightcurve),
+    "lc_corr_table": obs_file(naming.corrected_lightcurve_table),
+}
+
 
 def products_of(*keys):
     """The named products of one ObsID, as rule outputs or inputs."""
@@ -199,6 +206,14 @@ def summaries(wildcards):
         res("{target}/obs/{obsid}/summary.json").format(
             target=wildcards.target, obsid=obsid
         )
+        for obsid in selected_obsids(wildcards.target)
+    ]
+
+
+def lightcurve_records(wildcards):
+    """The light-curve record of every selected ObsID (it names the products when ok)."""
+    return [
+        record("lightcurve").format(target=wildcards.target, obsid=obsid)
         for obsid in selected_obsids(wildcards.target)
     ]
 
@@ -231,6 +246,7 @@ def known_summaries(target):
     if not manifest.exists():
         return []
     patterns = [*PRODUCTS.values(), *(record(s) for s in STAGE_RECORDS)]
+    patterns += [*LIGHTCURVE_PRODUCTS.values(), record("lightcurve")]
     patterns.append(res("{target}/obs/{obsid}/summary.json"))
     obsids = _read_manifest(str(manifest), manifest.stat().st_mtime_ns)
     return [p.format(target=target, obsid=obsid) for obsid in obsids for p in patterns]

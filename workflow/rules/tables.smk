@@ -44,6 +44,7 @@ rule status_table:
     input:
         selection=selection_table,
         summaries=summaries,
+        lightcurves=lightcurve_records,
     output:
         res("{target}/tables/status.ecsv"),
     log:
@@ -70,8 +71,8 @@ rule selection_summary:
 
 rule lightcurve_table:
     input:
-        summaries=summaries,
         selection=selection_table,
+        lightcurves=lightcurve_records,
     output:
         ecsv=res("{target}/tables/lightcurve.ecsv"),
         csv=res("{target}/tables/lightcurve.csv"),
@@ -82,7 +83,7 @@ rule lightcurve_table:
         "../envs/xrtflow.yaml"
     params:
         epoch=lambda w: config["targets"][w.target].get("epoch_mjd"),
-        pi_range=[config["products"]["pilow"], config["products"]["pihigh"]],
+        lightcurve=config["lightcurve"],
     script:
         "../scripts/lightcurve_table.py"
 

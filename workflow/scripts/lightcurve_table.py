@@ -3,10 +3,10 @@ from xrtflow.steps.longterm import lightcurve_table
 
 with script_log(snakemake):
     lightcurve_table(
-        list(snakemake.input.summaries),
+        list(snakemake.input.lightcurves),
         snakemake.input.selection,
         snakemake.params.epoch,
-        tuple(snakemake.params.pi_range),
+        snakemake.params.lightcurve,
         snakemake.output.ecsv,
         snakemake.output.csv,
         snakemake.output.hardness,

@@ -12,7 +12,8 @@ For every bin (fixed time bins, one per snapshot, or one per ObsID; ObsIDs are c
   region's pixels whose detector pixel is good at the bin's attitude -- the PSF losses outside the
   region (or inside an excised core) and the bad columns crossing the source, averaged over the
   attitude samples of the bin. ``xrtlccorr`` computes the same factor from the instrument map
-  and the attitude file frame by frame; vignetting is not part of this factor (it is in the ARF);
+  and the attitude file frame by frame; vignetting is part of this factor only when the
+  instrument map holds it (``VIGNAPP``; by default it stays in the rates, as in the ARF);
 * errors for few counts: the 1-sigma limits of Gehrels (1986, ApJ 303, 336) eq. 7 (upper,
   ``N + sqrt(N + 3/4) + 1``) and eq. 11 (lower, ``N (1 - 1/(9N) - 1/(3 sqrt N))^3``) for ``N_s``
   and ``N_b``, combined in quadrature (upper net error: source upper and background lower);
@@ -31,6 +32,7 @@ from .pileup import _pixel_psf
 
 __all__ = [
     "DEFAULT_BANDS",
+    "aggregate_light_curve",
     "band_channels",
     "combine_light_curves",
     "corrected_light_curve",
@@ -148,6 +150,7 @@ def corrected_light_curve(
     psf_fraction: np.ndarray | float,
     bands: Sequence[tuple[str, float, float]] = DEFAULT_BANDS,
     obsid: str = "",
+    hardness: tuple[str, str] | None = ("0.3-1.5", "1.5-10"),
 ) -> Table:
     """Corrected, background-subtracted rates per bin and band, and the hardness ratio.
 
@@ -169,13 +172,16 @@ def corrected_light_curve(
     bands : sequence of (name, keV low, keV high)
     obsid : str
         Written to the ``OBSID`` column.
+    hardness : (str, str) or None
+        Names of the soft and hard bands of the hardness ratio ``HR = hard / soft``.
 
     Returns
     -------
     astropy.table.Table
         ``TIME`` (bin centre), ``TSTART``, ``TSTOP``, ``EXPOSURE``, ``FRACEXP``, ``CORR``; per band
         ``COUNTS_<b>``, ``BKG_COUNTS_<b>``, ``RATE_<b>``, ``ERR_LO_<b>``, ``ERR_HI_<b>`` (count/s);
-        ``HR``, ``HR_ERR_LO``, ``HR_ERR_HI`` (``1.5-10`` over ``0.3-1.5`` when both are present).
+        ``HR``, ``HR_ERR_LO``, ``HR_ERR_HI`` (``hardness``: ``1.5-10`` over ``0.3-1.5``, when
+        both bands are present).
     """
     bins = np.asarray(bins, float).reshape(-1, 2)
     gti = np.asarray(gti, float).reshape(-1, 2)
@@ -217,14 +223,65 @@ def corrected_light_curve(
             t[f"BKG_COUNTS_{name}"] = nb
             t[f"RATE_{name}"], t[f"ERR_LO_{name}"], t[f"ERR_HI_{name}"] = rate, err_lo, err_hi
             rates[name] = (rate, err_lo, err_hi)
-        if "0.3-1.5" in rates and "1.5-10" in rates:
-            (s, s_lo, s_hi), (h, h_lo, h_hi) = rates["0.3-1.5"], rates["1.5-10"]
-            hr = np.where(s > 0, h / s, np.nan)
-            t["HR"] = hr
-            t["HR_ERR_LO"] = np.abs(hr) * np.sqrt((h_lo / h) ** 2 + (s_hi / s) ** 2)
-            t["HR_ERR_HI"] = np.abs(hr) * np.sqrt((h_hi / h) ** 2 + (s_lo / s) ** 2)
+        if hardness and hardness[0] in rates and hardness[1] in rates:
+            _hardness_columns(t, rates[hardness[0]], rates[hardness[1]])
     t.meta.update({"AREARAT": float(area_ratio), "OBS_ID": obsid})
+    if hardness:
+        t.meta.update({"HR_SOFT": hardness[0], "HR_HARD": hardness[1]})
     return t
+
+
+def _hardness_columns(t: Table, soft, hard) -> None:  # noqa: ANN001 (rate, err_lo, err_hi)
+    """``HR = hard / soft`` with first-order errors (NaN where the soft rate is not positive)."""
+    (s, s_lo, s_hi), (h, h_lo, h_hi) = soft, hard
+    with np.errstate(divide="ignore", invalid="ignore"):
+        hr = np.where(s > 0, h / s, np.nan)
+        # |HR| sqrt((dH/H)^2 + (dS/S)^2) = sqrt(dH^2 + HR^2 dS^2) / S (finite for H = 0)
+        t["HR"] = hr
+        t["HR_ERR_LO"] = np.sqrt(h_lo**2 + (hr * s_hi) ** 2) / s
+        t["HR_ERR_HI"] = np.sqrt(h_hi**2 + (hr * s_lo) ** 2) / s
+
+
+def aggregate_light_curve(
+    table: Table,
+    bands: Sequence[tuple[str, float, float]] = DEFAULT_BANDS,
+    hardness: tuple[str, str] | None = ("0.3-1.5", "1.5-10"),
+) -> Table:
+    """One row for the whole of a one-ObsID light curve of :func:`corrected_light_curve`.
+
+    The expected counts of bin ``i`` are ``R T_i f_i`` (``f_i = 1 / CORR_i``), so the rate of
+    the sum is ``(sum N_s - r sum N_b) / sum(T_i / CORR_i)``, with the Gehrels limits of the
+    summed counts: the same answer as binning the ObsID as one bin from the start.
+    """
+    ratio = float(table.meta["AREARAT"])
+    expo = np.asarray(table["EXPOSURE"], float)
+    corr = np.asarray(table["CORR"], float)
+    good = np.isfinite(corr) & (expo > 0)
+    eff = float(np.sum(expo[good] / corr[good]))
+    out = Table()
+    out["OBSID"] = [str(table["OBSID"][0]) if len(table) else str(table.meta.get("OBS_ID", ""))]
+    out["TSTART"], out["TSTOP"] = [float(np.min(table["TSTART"]))], [float(np.max(table["TSTOP"]))]
+    out["TIME"] = 0.5 * (out["TSTART"] + out["TSTOP"])
+    out["EXPOSURE"] = [float(expo.sum())]
+    out["FRACEXP"] = out["EXPOSURE"] / (out["TSTOP"] - out["TSTART"])
+    out["CORR"] = [float(expo[good].sum()) / eff if eff > 0 else np.nan]
+    rates = {}
+    for name, _, _ in bands:
+        ns = float(np.sum(np.asarray(table[f"COUNTS_{name}"])[good]))
+        nb = float(np.sum(np.asarray(table[f"BKG_COUNTS_{name}"])[good]))
+        s_lo, s_hi = _gehrels_sigmas(np.array([ns]))
+        b_lo, b_hi = _gehrels_sigmas(np.array([nb]))
+        scale = 1.0 / eff if eff > 0 else np.nan
+        rate = np.array([(ns - ratio * nb) * scale])
+        err_lo = np.sqrt(s_lo**2 + (ratio * b_hi) ** 2) * scale
+        err_hi = np.sqrt(s_hi**2 + (ratio * b_lo) ** 2) * scale
+        out[f"COUNTS_{name}"], out[f"BKG_COUNTS_{name}"] = [ns], [nb]
+        out[f"RATE_{name}"], out[f"ERR_LO_{name}"], out[f"ERR_HI_{name}"] = rate, err_lo, err_hi
+        rates[name] = (rate, err_lo, err_hi)
+    if hardness and hardness[0] in rates and hardness[1] in rates:
+        _hardness_columns(out, rates[hardness[0]], rates[hardness[1]])
+    out.meta.update(table.meta)
+    return out
 
 
 def combine_light_curves(tables: Sequence[Table]) -> Table:
@@ -257,7 +314,9 @@ def psf_fraction_per_bin(
     Each attitude sample holds until the next; its weight in a bin is its time inside the bin and
     the GTIs. Samples whose pointing agrees within ``tolerance_pix`` sky pixels (and 0.05 deg of
     roll) share one evaluation. ``inst_map`` is the ``(600, 600)`` detector map of
-    :func:`xrtflow.products.expomap.instrument_map` (``[DETY-1, DETX-1]``; 0 = bad pixel).
+    :func:`xrtflow.products.expomap.instrument_map` (``[DETY-1, DETX-1]``; 0 = bad pixel); its
+    values weight the PSF, so a map with vignetting gives the vignetted fraction (``xrtlccorr``
+    with a vignetting-corrected instrument map).
     """
     from .expomap import DET_SIZE, sky_to_detector
 
@@ -276,12 +335,12 @@ def psf_fraction_per_bin(
     ).astype(np.int64)
     _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
     inverse = inverse.ravel()
-    good = np.asarray(inst_map) > 0
+    weight = np.asarray(inst_map, float)
 
     def good_pixel(ix, iy):
         ok = (ix >= 1) & (ix <= DET_SIZE) & (iy >= 1) & (iy <= DET_SIZE)
-        out = np.zeros(ix.shape, bool)
-        out[ok] = good[iy[ok] - 1, ix[ok] - 1]
+        out = np.zeros(ix.shape, float)
+        out[ok] = weight[iy[ok] - 1, ix[ok] - 1]
         return out
 
     # the PSF on the sky pixels of the region does not depend on the attitude: compute it once
@@ -298,9 +357,9 @@ def psf_fraction_per_bin(
     # time of every attitude sample inside every bin and the GTIs
     lo = np.maximum(att_time[None, :], bins[:, :1])
     hi = np.minimum(stop[None, :], bins[:, 1:])
-    weight = np.zeros((bins.shape[0], att_time.size))
+    in_bin = np.zeros((bins.shape[0], att_time.size))
     for g0, g1 in gti:
-        weight += np.clip(np.minimum(hi, g1) - np.maximum(lo, g0), 0.0, None)
-    total = weight.sum(axis=1)
+        in_bin += np.clip(np.minimum(hi, g1) - np.maximum(lo, g0), 0.0, None)
+    total = in_bin.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(total > 0, weight @ frac_key[inverse] / total, np.nan)
+        return np.where(total > 0, in_bin @ frac_key[inverse] / total, np.nan)

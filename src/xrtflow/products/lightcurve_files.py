@@ -40,11 +40,16 @@ def corrected_light_curve_files(
     binsize: float = 10.0,
     bands=DEFAULT_BANDS,
     max_grade: int = 12,
+    hardness: tuple[str, str] | None = ("0.3-1.5", "1.5-10"),
+    events=None,  # noqa: ANN001 (an EventList already read from event_path)
+    vignetting: bool = False,
 ) -> Table:
     """Corrected light curve (:func:`~xrtflow.products.lightcurve_corr.corrected_light_curve`)
     of one ObsID from its files; ``mode`` is ``time`` (``binsize`` s), ``snapshot`` or ``obsid``.
+    With ``vignetting`` the correction also undoes the vignetting at 1.5 keV (as ``xrtlccorr``
+    with a vignetted instrument map: the rate of the source on axis).
     """
-    events = read_events(event_path)
+    events = events if events is not None else read_events(event_path)
     src = read_region(src_region_path)
     bkg = read_region(bkg_region_path)
     good = events.grade <= max_grade
@@ -79,7 +84,7 @@ def corrected_light_curve_files(
         in_gti |= (att_t >= g0) & (att_t < g1)
     pnt = SkyCoord(att_ra[in_gti] * u.deg, att_dec[in_gti] * u.deg, frame="icrs")
     offaxis = float(np.mean(pnt.separation(center_sky.icrs).to_value(u.arcmin)))
-    inst = instrument_map(events.badpix, apply_vignetting=False)
+    inst = instrument_map(events.badpix, apply_vignetting=vignetting)
     bins = light_curve_bins(events.gti, mode, binsize)
     frac = psf_fraction_per_bin(
         bins,
@@ -106,9 +111,20 @@ def corrected_light_curve_files(
         frac,
         bands,
         obsid=events.obsid,
+        hardness=hardness,
     )
+    h = events.header
     table.meta.update(
-        {"OFFAXIS": offaxis, "BINMODE": mode, "TIMEDEL": float(binsize) if mode == "time" else 0.0}
+        {
+            "OFFAXIS": offaxis,
+            "BINMODE": mode,
+            "TIMEDEL": float(binsize) if mode == "time" else 0.0,
+            "MJDREFI": int(h.get("MJDREFI", 51910)),
+            "MJDREFF": float(h.get("MJDREFF", 7.4287037e-4)),
+            "VIGNAPP": bool(vignetting),
+            "PSFRIN": float(r_in),
+            "PSFROUT": float(r_out),
+        }
     )
     return table
 

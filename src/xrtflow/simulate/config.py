@@ -64,6 +64,9 @@ class ObservationSpec:
         Spacecraft roll (PA_PNT).
     n_snapshots : int
         Number of snapshots (GTIs).
+    bad_column_through_source : bool
+        Put one of the two bad CCD columns through the source's detector position (the events
+        on it are lost, as on the real XRT): the light-curve correction's test case.
     """
 
     obsid: str
@@ -74,6 +77,7 @@ class ObservationSpec:
     offset_pa_deg: float = 0.0
     roll_deg: float = 0.0
     n_snapshots: int = 1
+    bad_column_through_source: bool = False
 
 
 @dataclass(frozen=True)

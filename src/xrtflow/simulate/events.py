@@ -220,6 +220,8 @@ def simulate_observation(
     cols = np.arange(20, DET_SIZE - 20)
     allowed = cols[np.abs(cols + 1 - src_detx) > 180]
     bad = np.sort(rng.choice(allowed, 2, replace=False))
+    if spec.bad_column_through_source:  # the column (RAWX = DETX - 1) under the source
+        bad = np.sort(np.array([int(np.floor(src_detx + 0.5)) - 1, bad[0]]))
 
     keep = (
         (pi >= 0)

@@ -68,6 +68,7 @@ def _facts(target: dict, paths: dict, fit: dict, backend: str) -> dict:
         "n_single": str(len(single)),
         "n_snapshots": str(len(lightcurve)),
         "lc_band": str(lightcurve.meta.get("band", "")),
+        "lc_binning": str(lightcurve.meta.get("binning", "snapshot")),
         "hr_bands": "H: {}, S: {} keV".format(
             "-".join(f"{e:g}" for e in hardness.meta.get("hard_band_keV", ())),
             "-".join(f"{e:g}" for e in hardness.meta.get("soft_band_keV", ())),
@@ -108,10 +109,11 @@ TEMPLATES = {
     "annulus dashed blue; the title gives the ObsID and the day after {epoch}.",
     "image_last": "{name}: the image of the latest ObsID, {last}, with its own colour bar; "
     "regions and marks as in the image grid.",
-    "lightcurve": "{name}: long-term light curve, background-subtracted count rate in "
-    "{lc_band} per snapshot ({n_snapshots} snapshots of {n_ok} ObsIDs) against days after "
-    "{epoch}; 1-sigma errors from the Gehrels (1986) Poisson limits. Below: hardness ratio "
-    "(H-S)/(H+S) per ObsID, {hr_bands}.",
+    "lightcurve": "{name}: long-term light curve, background-subtracted count rate corrected "
+    "like xrtlccorr (PSF outside the region, bad columns, exposure) in {lc_band} and the other "
+    "bands, per {lc_binning} ({n_snapshots} bins of {n_ok} ObsIDs) against days after {epoch}; "
+    "1-sigma errors from the Gehrels (1986) Poisson limits. Below: hardness ratio H/S per bin "
+    "and per ObsID, {hr_bands}.",
 }
 
 TABLES = {
@@ -124,9 +126,9 @@ TABLES = {
     "{n_failed} failed), and where and why it stopped.",
     "selection": "{name}: all {n_catalog} catalog observations, ``selected`` and the reason for "
     "each one left out ({n_selected} selected).",
-    "lightcurve": "{name}: net count rate per snapshot in {lc_band} ({n_snapshots} snapshots), "
-    "Gehrels (1986) 1-sigma errors.",
-    "hardness": "{name}: hardness ratio per ObsID, {hr_bands}.",
+    "lightcurve": "{name}: corrected net count rate per {lc_binning} in {lc_band} and the other "
+    "bands ({n_snapshots} bins), Gehrels (1986) 1-sigma errors, hardness ratio ``hr``.",
+    "hardness": "{name}: hardness ratio H/S of the corrected rates per ObsID, {hr_bands}.",
 }
 
 

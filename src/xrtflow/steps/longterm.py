@@ -1,4 +1,5 @@
-"""Step: the long-term light curve table (count rate per snapshot) and hardness per ObsID.
+"""Step: the long-term light curve (corrected rates per bin, every band, hardness ratio) and the
+hardness ratio per ObsID, from the corrected light curves of the ObsIDs (``lightcurve`` stage).
 
 Errors are Gehrels (1986, ApJ 303, 336) 1-sigma Poisson limits (his eqs. 7 and 12 with
 S = 1), which stay right at a few counts where sqrt(N) does not; source and scaled background
@@ -12,18 +13,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from astropy.io import fits
 from astropy.table import Table
 
 from .files import write_table
 
 log = logging.getLogger(__name__)
-
-#: XRT PI channels are 10 eV wide (PI = E / 10 eV).
-PI_KEV = 0.01
-#: Hardness bands (keV): soft and hard.
-SOFT_BAND = (0.3, 1.0)
-HARD_BAND = (1.0, 10.0)
 
 
 def gehrels_upper(n: np.ndarray, s: float = 1.0) -> np.ndarray:
@@ -49,169 +43,178 @@ def net_with_errors(n_src, n_bkg, scale) -> tuple[np.ndarray, np.ndarray, np.nda
     return net, low, up
 
 
-def _backscal(path: str | Path) -> float:
-    return float(fits.getval(path, "BACKSCAL", "SPECTRUM"))
-
-
-def _snapshots(hdul: fits.HDUList, time: np.ndarray) -> np.ndarray:
-    """Snapshot number of each light-curve bin: the GTI it falls in (or gaps > 10 min)."""
-    if "GTI" in hdul and len(hdul["GTI"].data):
-        start = np.asarray(hdul["GTI"].data["START"], float)
-        return np.clip(np.searchsorted(start, time, side="right") - 1, 0, None)
-    return np.concatenate([[0], np.cumsum(np.diff(time) > 600.0)])
-
-
-def lightcurve_rows(
-    obsid: str, src_lc: str, bkg_lc: str, src_pha: str, bkg_pha: str, epoch: float
-) -> list[dict]:
-    """One row per snapshot of one ObsID."""
-    scale = _backscal(src_pha) / _backscal(bkg_pha)
-    with fits.open(src_lc) as s, fits.open(bkg_lc) as b:
-        header = s["RATE"].header
-        mjdref = header.get("MJDREFI", 0) + header.get("MJDREFF", 0.0)
-        data = s["RATE"].data
-        time = np.asarray(data["TIME"], float) + header.get("TIMEZERO", 0.0)
-        delta = float(header["TIMEDEL"])
-        names = s["RATE"].columns.names
-        frac = np.asarray(data["FRACEXP"], float) if "FRACEXP" in names else np.ones(len(time))
-        live = delta * frac
-        # RATE = counts / (TIMEDEL x FRACEXP), as extractor writes it
-        counts = np.rint(np.asarray(data["RATE"], float) * live)
-        bcounts = np.rint(np.asarray(b["RATE"].data["RATE"], float) * live)
-        snap = _snapshots(s, time)
+def _per_bin_rows(obsid: str, t: Table, bands, hardness, epoch: float) -> list[dict]:  # noqa: ANN001
+    mjdref = float(t.meta.get("MJDREFI", 51910)) + float(t.meta.get("MJDREFF", 0.0))
+    main = bands[0][0]
     rows = []
-    for k in np.unique(snap):
-        m = snap == k
-        exposure = float(live[m].sum())
-        if exposure <= 0:
-            continue
-        n, nb = float(counts[m].sum()), float(bcounts[m].sum())
-        net, low, up = net_with_errors(n, nb, scale)
-        centre = float(np.sum(time[m] * live[m]) / exposure)
-        rows.append(
-            {
-                "obsid": obsid,
-                "snapshot": int(k) + 1,
-                "mjd": mjdref + centre / 86400.0,
-                "days_after_epoch": mjdref + centre / 86400.0 - epoch,
-                "exposure": exposure,
-                "src_counts": n,
-                "bkg_counts": nb,
-                "bkg_scale": scale,
-                "net_rate": float(net) / exposure,
-                "net_rate_errlo": float(low) / exposure,
-                "net_rate_errhi": float(up) / exposure,
-            }
-        )
+    for k, r in enumerate(t):
+        mjd = mjdref + float(r["TIME"]) / 86400.0
+        row = {
+            "obsid": obsid,
+            "bin": k + 1,
+            "mjd": mjd,
+            "days_after_epoch": mjd - epoch,
+            "tstart": float(r["TSTART"]),
+            "tstop": float(r["TSTOP"]),
+            "exposure": float(r["EXPOSURE"]),
+            "fracexp": float(r["FRACEXP"]),
+            "corr": float(r["CORR"]),
+            "src_counts": float(r[f"COUNTS_{main}"]),
+            "bkg_counts": float(r[f"BKG_COUNTS_{main}"]),
+            "bkg_scale": float(t.meta["AREARAT"]),
+            "net_rate": float(r[f"RATE_{main}"]),
+            "net_rate_errlo": float(r[f"ERR_LO_{main}"]),
+            "net_rate_errhi": float(r[f"ERR_HI_{main}"]),
+        }
+        for name, _, _ in bands[1:]:
+            row[f"net_rate_{name}"] = float(r[f"RATE_{name}"])
+            row[f"net_rate_{name}_errlo"] = float(r[f"ERR_LO_{name}"])
+            row[f"net_rate_{name}_errhi"] = float(r[f"ERR_HI_{name}"])
+        if hardness:
+            row["hr"] = float(r["HR"])
+            row["hr_errlo"] = float(r["HR_ERR_LO"])
+            row["hr_errhi"] = float(r["HR_ERR_HI"])
+        rows.append(row)
     return rows
 
 
-def _band_counts(path: str | Path, band: tuple[float, float]) -> float:
-    data = fits.getdata(path, "SPECTRUM")
-    energy = np.asarray(data["CHANNEL"], float) * PI_KEV
-    inside = (energy >= band[0]) & (energy < band[1])
-    return float(np.sum(np.asarray(data["COUNTS"], float)[inside]))
+def _describe(table: Table, bands, hardness, binning: str) -> None:  # noqa: ANN001
+    main = f"{bands[0][1]:g}-{bands[0][2]:g} keV"
+    info = {
+        "obsid": ("", "Swift ObsID"),
+        "bin": ("", f"bin number within the ObsID ({binning} bins)"),
+        "mjd": ("d", "bin centre, MJD (TT)"),
+        "days_after_epoch": ("d", "bin centre, days after the target's epoch"),
+        "tstart": ("s", "bin start, MET"),
+        "tstop": ("s", "bin end, MET"),
+        "exposure": ("s", "time of the bin inside the GTIs"),
+        "fracexp": ("", "exposure / bin width"),
+        "corr": ("", "xrtlccorr-like correction 1/f (PSF outside the region, bad columns)"),
+        "src_counts": ("ct", f"counts in the source region, {main}"),
+        "bkg_counts": ("ct", f"counts in the background region, {main}"),
+        "bkg_scale": ("", "region area ratio source/background"),
+        "net_rate": ("ct / s", f"background-subtracted corrected count rate, {main}"),
+        "net_rate_errlo": ("ct / s", "lower 1-sigma error (Gehrels 1986 limits)"),
+        "net_rate_errhi": ("ct / s", "upper 1-sigma error (Gehrels 1986 limits)"),
+    }
+    for name, lo, hi in bands[1:]:
+        band = f"{lo:g}-{hi:g} keV"
+        info[f"net_rate_{name}"] = ("ct / s", f"background-subtracted corrected rate, {band}")
+        info[f"net_rate_{name}_errlo"] = ("ct / s", f"lower 1-sigma error, {band}")
+        info[f"net_rate_{name}_errhi"] = ("ct / s", f"upper 1-sigma error, {band}")
+    if hardness:
+        hr = f"rate({hardness[1]} keV) / rate({hardness[0]} keV)"
+        info["hr"] = ("", f"hardness ratio {hr}")
+        info["hr_errlo"] = ("", "lower 1-sigma error of hr (propagated)")
+        info["hr_errhi"] = ("", "upper 1-sigma error of hr (propagated)")
+    for name in table.colnames:
+        unit, text = info.get(name, ("", ""))
+        table[name].unit = unit or None
+        table[name].description = text
 
 
-def hardness_row(obsid: str, src_pha: str, bkg_pha: str, days: float) -> dict:
-    """Hardness ratio (H - S) / (H + S) of one ObsID from its spectra."""
-    scale = (
-        _backscal(src_pha)
-        / _backscal(bkg_pha)
-        * float(fits.getval(src_pha, "EXPOSURE", "SPECTRUM"))
-        / float(fits.getval(bkg_pha, "EXPOSURE", "SPECTRUM"))
-    )
-    out = {"obsid": obsid, "days_after_epoch": days}
-    nets = {}
-    for name, band in (("soft", SOFT_BAND), ("hard", HARD_BAND)):
-        net, low, up = net_with_errors(
-            _band_counts(src_pha, band), _band_counts(bkg_pha, band), scale
-        )
-        nets[name] = (float(net), 0.5 * float(low + up))
-        out[f"{name}_net_counts"] = float(net)
-    (s, ds), (h, dh) = nets["soft"], nets["hard"]
-    total = h + s
-    out["hardness"] = (h - s) / total if total > 0 else np.nan
-    out["hardness_err"] = 2.0 * np.hypot(s * dh, h * ds) / total**2 if total > 0 else np.nan
-    return out
+def _table(rows: list[dict], names: list[str], dtypes: tuple) -> Table:
+    if rows:
+        return Table(rows=[[r[c] for c in names] for r in rows], names=names)
+    return Table(names=names, dtype=dtypes)
 
 
 def lightcurve_table(
-    summaries: Sequence[str | Path],
+    lightcurve_records: Sequence[str | Path],
     selection: str | Path,
     epoch: float | None,
-    pi_range: tuple[int, int],
+    lc_config: dict | None,
     ecsv_out: str | Path,
     csv_out: str | Path,
     hardness_out: str | Path,
 ) -> tuple[Table, Table]:
-    """Net count rate per snapshot of every ObsID, and the hardness ratio of every ObsID."""
-    from ..catalog import read_observation_table
-    from .summary import read_summaries, with_products
+    """The long-term light curve from the corrected light curves of every ObsID.
 
+    ``lightcurve.ecsv``: one row per bin (``lightcurve.binning``), the corrected net rate in
+    every band with Gehrels errors and the hardness ratio; ``hardness.ecsv``: one row per ObsID,
+    the whole ObsID as one bin (:func:`~xrtflow.products.lightcurve_corr.aggregate_light_curve`).
+    ``lightcurve_records`` are the ``lightcurve`` stage records (selection order); the ObsIDs
+    whose record failed are left out (the status table says why).
+    """
+    from ..catalog import read_observation_table
+    from ..products.lightcurve_corr import aggregate_light_curve
+    from .files import read_record
+    from .lightcurves import lightcurve_settings
+
+    settings = lightcurve_settings(lc_config)
+    bands, hardness = settings["bands"], settings["hardness"]
     epoch = float(epoch or 0.0)
     days = {
         str(r["obsid"]): float(r["start_time"]) - epoch for r in read_observation_table(selection)
     }
     rows, hard = [], []
-    for summary in with_products(read_summaries(summaries)):
-        p, obsid = summary["products"], summary["obsid"]
-        rows += lightcurve_rows(obsid, p["src_lc"], p["bkg_lc"], p["src_pha"], p["bkg_pha"], epoch)
-        hard.append(hardness_row(obsid, p["src_pha"], p["bkg_pha"], days.get(obsid, np.nan)))
-    band = f"{pi_range[0] * PI_KEV:g}-{pi_range[1] * PI_KEV:g} keV (PI {pi_range[0]}-{pi_range[1]})"
-    names = list(rows[0]) if rows else ["obsid", "snapshot", "days_after_epoch", "net_rate"]
-    table = (
-        Table(rows=[[r[c] for c in names] for r in rows], names=names)
-        if rows
-        else Table(names=names, dtype=("U11", int, float, float))
-    )
-    info = {
-        "obsid": ("", "Swift ObsID"),
-        "snapshot": ("", "snapshot (GTI) number within the ObsID"),
-        "mjd": ("d", "exposure-weighted mid time, MJD (TT)"),
-        "days_after_epoch": ("d", "mid time, days after the target's epoch"),
-        "exposure": ("s", "live time of the snapshot (TIMEDEL x FRACEXP summed)"),
-        "src_counts": ("ct", f"counts in the source region, {band}"),
-        "bkg_counts": ("ct", f"counts in the background region, {band}"),
-        "bkg_scale": ("", "BACKSCAL ratio source/background"),
-        "net_rate": ("ct / s", f"background-subtracted count rate, {band}"),
-        "net_rate_errlo": ("ct / s", "lower 1-sigma error (Gehrels 1986 limits)"),
-        "net_rate_errhi": ("ct / s", "upper 1-sigma error (Gehrels 1986 limits)"),
-    }
-    for name in table.colnames:
-        unit, text = info.get(name, ("", ""))
-        table[name].unit = unit or None
-        table[name].description = text
-    table.meta["band"] = band
+    for record_path in lightcurve_records:
+        record = read_record(record_path)
+        if record["status"] != "ok":
+            continue
+        obsid, path = record["obsid"], record["products"]["lc_corr_table"]["path"]
+        t = Table.read(path, format="ascii.ecsv")
+        if not len(t):
+            continue
+        rows += _per_bin_rows(obsid, t, bands, hardness, epoch)
+        whole = aggregate_light_curve(t, bands, hardness)[0]
+        h = {"obsid": obsid, "days_after_epoch": days.get(obsid, np.nan)}
+        if hardness:
+            soft, hard_band = hardness
+            h["soft_rate"] = float(whole[f"RATE_{soft}"])
+            h["hard_rate"] = float(whole[f"RATE_{hard_band}"])
+            h["soft_net_counts"] = float(
+                whole[f"COUNTS_{soft}"] - t.meta["AREARAT"] * whole[f"BKG_COUNTS_{soft}"]
+            )
+            h["hard_net_counts"] = float(
+                whole[f"COUNTS_{hard_band}"] - t.meta["AREARAT"] * whole[f"BKG_COUNTS_{hard_band}"]
+            )
+            h["hardness"] = float(whole["HR"])
+            h["hardness_errlo"] = float(whole["HR_ERR_LO"])
+            h["hardness_errhi"] = float(whole["HR_ERR_HI"])
+            h["hardness_err"] = 0.5 * (h["hardness_errlo"] + h["hardness_errhi"])
+        hard.append(h)
+    names = list(rows[0]) if rows else ["obsid", "bin", "days_after_epoch", "net_rate"]
+    table = _table(rows, names, ("U11", int, float, float))
+    _describe(table, bands, hardness, settings["binning"])
+    table.meta["band"] = f"{bands[0][1]:g}-{bands[0][2]:g} keV"
+    table.meta["bands_keV"] = [[lo, hi] for _, lo, hi in bands]
+    table.meta["binning"] = settings["binning"]
     write_table(table, ecsv_out)
     write_table(table, csv_out, format="ascii.csv")
-    hnames = [
-        "obsid",
-        "days_after_epoch",
-        "soft_net_counts",
-        "hard_net_counts",
-        "hardness",
-        "hardness_err",
-    ]
-    htable = (
-        Table(rows=[[h[c] for c in hnames] for h in hard], names=hnames)
-        if hard
-        else Table(names=hnames, dtype=("U11",) + (float,) * 5)
+    hnames = ["obsid", "days_after_epoch"]
+    if hardness:
+        hnames += ["soft_rate", "hard_rate", "soft_net_counts", "hard_net_counts"]
+        hnames += ["hardness", "hardness_errlo", "hardness_errhi", "hardness_err"]
+    htable = _table(
+        [{k: h.get(k, np.nan) for k in hnames} for h in hard],
+        hnames,
+        ("U11",) + (float,) * (len(hnames) - 1),
     )
-    soft = f"{SOFT_BAND[0]:g}-{SOFT_BAND[1]:g} keV"
-    hardb = f"{HARD_BAND[0]:g}-{HARD_BAND[1]:g} keV"
+    soft_b = next((b for b in bands if hardness and b[0] == hardness[0]), None)
+    hard_b = next((b for b in bands if hardness and b[0] == hardness[1]), None)
     htext = {
+        "obsid": ("", "Swift ObsID"),
         "days_after_epoch": ("d", "start of the ObsID, days after the epoch"),
-        "soft_net_counts": ("ct", f"net counts S, {soft}"),
-        "hard_net_counts": ("ct", f"net counts H, {hardb}"),
-        "hardness": ("", f"(H - S) / (H + S), H: {hardb}, S: {soft}"),
-        "hardness_err": ("", "1-sigma error (mean Gehrels errors, propagated)"),
+        "soft_rate": ("ct / s", "corrected net rate S, soft band"),
+        "hard_rate": ("ct / s", "corrected net rate H, hard band"),
+        "soft_net_counts": ("ct", "net counts, soft band"),
+        "hard_net_counts": ("ct", "net counts, hard band"),
+        "hardness": ("", "hardness ratio H / S of the corrected rates"),
+        "hardness_errlo": ("", "lower 1-sigma error (Gehrels errors, propagated)"),
+        "hardness_errhi": ("", "upper 1-sigma error (Gehrels errors, propagated)"),
+        "hardness_err": ("", "mean of the lower and upper errors"),
     }
     for name in htable.colnames:
-        unit, text = htext.get(name, ("", "Swift ObsID"))
+        unit, text = htext.get(name, ("", ""))
         htable[name].unit = unit or None
         htable[name].description = text
-    htable.meta.update(soft_band_keV=list(SOFT_BAND), hard_band_keV=list(HARD_BAND))
+    if soft_b and hard_b:
+        htable.meta.update(
+            soft_band_keV=[soft_b[1], soft_b[2]],
+            hard_band_keV=[hard_b[1], hard_b[2]],
+            definition="H / S",
+        )
     write_table(htable, hardness_out)
-    log.info("%d snapshots of %d ObsIDs", len(table), len(htable))
+    log.info("%d light-curve bins of %d ObsIDs", len(table), len(htable))
     return table, htable

@@ -291,13 +291,27 @@ def _format(value) -> str:  # noqa: ANN001
     return str(value)
 
 
-def status_table(selection: str | Path, summaries: list[str | Path], output: str | Path) -> Table:
-    """One row per selected ObsID: how far it got, and why it stopped if it did."""
+def status_table(
+    selection: str | Path,
+    summaries: list[str | Path],
+    output: str | Path,
+    lightcurve_records: list[str | Path] | None = None,
+) -> Table:
+    """One row per selected ObsID: how far it got, and why it stopped if it did.
+
+    With ``lightcurve_records`` (the ``lightcurve`` stage's records), a column ``lightcurve``:
+    ``ok``, ``failed: <reason>``, or empty where the ObsID failed before its products.
+    """
+    from .files import read_record
     from .summary import read_summaries
 
     rows = read_observation_table(selection)
     start = {str(r["obsid"]): float(r["start_time"]) for r in rows}
     infos = read_summaries(summaries)
+    lc = {}
+    for path in lightcurve_records or []:
+        record = read_record(path)
+        lc[record.get("obsid", Path(path).parent.name)] = record
     table = Table(
         {
             "obsid": np.array([i["obsid"] for i in infos], dtype="U11"),
@@ -310,11 +324,15 @@ def status_table(selection: str | Path, summaries: list[str | Path], output: str
             "log": np.array([i.get("log", "") for i in infos], dtype=str)
             if infos
             else np.array([], dtype="U1"),
+            "lightcurve": np.array([_lightcurve_status(i, lc) for i in infos], dtype=str)
+            if infos
+            else np.array([], dtype="U1"),
         }
     )
     table.meta["comment"] = (
         "status ok: processed and fitted; failed: failed_at names the stage, message the "
-        "reason, log the job's log file"
+        "reason, log the job's log file; lightcurve: the corrected light curve (ok, or failed "
+        "with the reason; it does not stop the fits)"
     )
     write_table(table, output)
     n_ok = int(np.sum(table["status"] == "ok"))
@@ -322,6 +340,14 @@ def status_table(selection: str | Path, summaries: list[str | Path], output: str
     for row in table[table["status"] != "ok"]:
         log.warning("ObsID %s failed at %s: %s", row["obsid"], row["failed_at"], row["message"])
     return table
+
+
+def _lightcurve_status(summary: dict, records: dict) -> str:
+    """``ok``, ``failed: <reason>`` or empty (no record, or the ObsID failed before it)."""
+    record = records.get(summary["obsid"])
+    if record is None or record.get("failed_at", "lightcurve") != "lightcurve":
+        return ""
+    return "ok" if record["status"] == "ok" else f"failed: {record.get('message', '')}"
 
 
 def run_summary_lines(results: str | Path, targets: list[str]) -> list[str]:
@@ -349,6 +375,9 @@ def run_summary_lines(results: str | Path, targets: list[str]) -> list[str]:
             lines.append(
                 f"  ObsID {row['obsid']} failed at {row['failed_at']}: {row['message']}{log_note}"
             )
+        if "lightcurve" in status.colnames:
+            for row in status[np.char.startswith(status["lightcurve"].astype(str), "failed")]:
+                lines.append(f"  ObsID {row['obsid']}: no light curve ({row['lightcurve']})")
         joint = base / "fit" / "joint.json"
         if joint.exists():
             info = json.loads(joint.read_text())
