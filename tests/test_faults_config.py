@@ -49,6 +49,8 @@ INVALID = [
     ("declination out of range", {"targets": {"tpyx": {"dec": -100}}}, "'targets.tpyx.dec' must be in [-90, 90] degrees"),
     ("negative min_exposure", {"targets": {"tpyx": {"min_exposure": -1}}}, "'targets.tpyx.min_exposure' must be >= 0"),
     ("PI range", {"products": {"pilow": 500, "pihigh": 100}}, "'products.pilow'/'products.pihigh' (500, 100)"),
+    ("pile-up threshold not positive", {"pileup": {"threshold_pc": 0}}, "'pileup.threshold_pc': 0 is less than or equal to the minimum of 0"),
+    ("unknown pile-up key", {"pileup": {"treshold_pc": 1.0}}, "unknown key 'pileup.treshold_pc' in 'pileup': did you mean 'threshold_pc'?"),
     ("target key '..'", "target:..", "target key '..' is used as a directory name"),
     ("target key with '/'", "target:a/b", "target key 'a/b' is used as a directory name"),
     ("target key '.'", "target:.", "target key '.' is used as a directory name"),

@@ -88,3 +88,9 @@ def background_lightcurve(obsid: str, mode: str = "PC") -> str:
 
 def grouped_spectrum(obsid: str, mode: str = "PC") -> str:
     return f"{stem(obsid, mode)}sr_grp.pha"
+
+
+def source_region(obsid: str, mode: str = "PC") -> str:
+    """The source region actually used for one ObsID: the circle, or the annulus that excises a
+    piled-up core (DS9 fk5, sizes with units, as ``xrtproducts`` reads it)."""
+    return f"{stem(obsid, mode)}_src.reg"

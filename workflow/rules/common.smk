@@ -39,6 +39,7 @@ PROCESSING_CONFIG = {
         "products",
         "grouping",
         "regions",
+        "pileup",
     )
 }
 
@@ -164,6 +165,7 @@ PRODUCTS = {
     "bkg_pha": obs_file(naming.background_spectrum),
     "arf": obs_file(naming.source_arf),
     "rmf": obs_file(naming.source_rmf),
+    "src_region": obs_file(naming.source_region),
     "grouped": obs_file(naming.grouped_spectrum),
     "fit": res("{target}/obs/{obsid}/fit.json"),
     "fit_table": res("{target}/obs/{obsid}/fit.ecsv"),

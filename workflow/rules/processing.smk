@@ -70,6 +70,7 @@ rule products:
         expomap_record=record("expomap"),
     output:
         **products_of("image", "src_lc", "bkg_lc", "src_pha", "bkg_pha", "arf", "rmf"),
+        **products_of("src_region"),  # the circle, or the annulus excising a piled-up core
         record=record("products"),
     log:
         res("{target}/logs/products/{obsid}.log"),

@@ -64,6 +64,9 @@ class ObservationSpec:
         Spacecraft roll (PA_PNT).
     n_snapshots : int
         Number of snapshots (GTIs).
+    flux_scale : float
+        Factor on the source's photon flux in this ObsID (e.g. a bright, piled-up ObsID among
+        faint ones; the truth table's norms are the scaled ones).
     """
 
     obsid: str
@@ -74,6 +77,7 @@ class ObservationSpec:
     offset_pa_deg: float = 0.0
     roll_deg: float = 0.0
     n_snapshots: int = 1
+    flux_scale: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -126,6 +130,11 @@ class DemoConfig:
         RMS sky-position error left after attitude correction.
     observations : tuple of ObservationSpec, optional
         Explicit ObsIDs (overrides n_obs/window/outliers).
+    pileup : bool
+        Record the events as the CCD does for a bright source: photons of one frame that fall
+        within a 3 x 3 pixel neighbourhood on the detector become one event (energies summed,
+        grade migration, grades > 12 rejected; :func:`xrtflow.simulate.pileup.pile_up`). Off by
+        default (the faint demo source barely piles up, and the default archive stays the same).
     """
 
     seed: int = 20110414
@@ -152,6 +161,7 @@ class DemoConfig:
     snapshot_scatter_arcsec: float = 10.0
     residual_arcsec: float = 0.5
     observations: tuple[ObservationSpec, ...] | None = None
+    pileup: bool = False
 
     def parameters_at(self, day: float) -> dict[str, float]:
         """Injected parameter values at ``day`` (after discovery), including the linear drift."""
