@@ -37,7 +37,6 @@ log = logging.getLogger(__name__)
 DEFAULTS = {"correct": True, "threshold_pc": 0.6, "threshold_wt": 100.0}
 
 
-
 def region_text(ra: float, dec: float, r_out_arcsec: float, r_in_arcsec: float = 0.0) -> str:
     """DS9 fk5 source region, sizes in arcsec with the unit (CFITSIO reads bare sizes as pixels).
 
