@@ -159,18 +159,25 @@ def choose_source_region(
     from xrtflow.products.pileup import assess_pileup_events
 
     offaxis = _offaxis_arcmin(events.header, ra, dec)
-    a = assess_pileup_events(
-        events,
-        ra,
-        dec,
-        mode="PC",
-        threshold=0.0,  # the decision is made above, on the source-region rate
-        r_out_arcsec=r_out_arcsec,
-        pilow=pilow,
-        pihigh=pihigh,
-        exposure_map=_exposure_map(expomap_file, events.image_shape),
-        offaxis_arcmin=offaxis,
-    )
+    try:
+        a = assess_pileup_events(
+            events,
+            ra,
+            dec,
+            mode="PC",
+            threshold=0.0,  # the decision is made above, on the source-region rate
+            r_out_arcsec=r_out_arcsec,
+            pilow=pilow,
+            pihigh=pihigh,
+            exposure_map=_exposure_map(expomap_file, events.image_shape),
+            offaxis_arcmin=offaxis,
+        )
+    except ValueError as err:  # no radius where the profile is the PSF's: say what to do
+        raise ValueError(
+            f"pile-up check ({rate:.3g} count/s > pileup.threshold_{mode.lower()} = "
+            f"{threshold:g}): {err}; if the source is extended or not at the target position, "
+            "set pileup.correct: false to extract from the circle"
+        ) from None
     r_in_arcsec = a.r_in * PIXEL_ARCMIN * 60.0
     fraction = 1.0
     if a.r_in == 0:  # above the threshold, but the profile is the PSF's: nothing to excise
