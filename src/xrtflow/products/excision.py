@@ -107,6 +107,11 @@ def choose_source_region(
     from xrtflow.products.regions import events_in_region, read_region, region_pixel_mask
 
     mode = str(config.get("mode", "PC")).upper()
+    configured = Path(src_region).read_text()  # kept as it is when nothing is excised
+    if mode != "PC":
+        # WT regions (boxes along the window) and WT excision (products/pileup_wt.py, columns
+        # around the source) belong to the WT products; the region passes unchanged
+        return configured, {"mode": mode, "assessed": False, "reason": "WT: not an annulus"}
     pcfg = {**DEFAULTS, **(config.get("pileup") or {})}
     prod = config.get("products") or {}
     pilow, pihigh = int(prod.get("pilow", 30)), int(prod.get("pihigh", 1000))
@@ -115,8 +120,7 @@ def choose_source_region(
     center = src.center.fk5
     ra, dec = float(center.ra.deg), float(center.dec.deg)
     if not isinstance(src, CircleSkyRegion):  # a region of the user's own: used as it is
-        text = Path(src_region).read_text()
-        return text, {"mode": mode, "assessed": False, "reason": "source region is not a circle"}
+        return configured, {"mode": mode, "assessed": False, "reason": "not a circle"}
     r_out_arcsec = float(src.radius.to_value(u.arcsec))
 
     band = (events.pi >= pilow) & (events.pi <= pihigh)
@@ -132,7 +136,7 @@ def choose_source_region(
     exposure = float(events.exposure)
     rate = (n_src - scale * n_bkg) / exposure if exposure > 0 else 0.0
     rate_err = np.sqrt(n_src + scale**2 * n_bkg) / exposure if exposure > 0 else 0.0
-    threshold = float(pcfg["threshold_wt" if mode == "WT" else "threshold_pc"])
+    threshold = float(pcfg["threshold_pc"])
     above = bool(rate > threshold)
     info = {
         "mode": mode,
@@ -148,12 +152,7 @@ def choose_source_region(
         "source_radius_arcsec": r_out_arcsec,
         "psf_fraction": 1.0,
     }
-    configured = Path(src_region).read_text()  # kept as it is when nothing is excised
     if not (above and pcfg["correct"]):
-        return configured, info
-    if mode != "PC":
-        # WT excision (a box/columns, products/pileup_wt.py) is the WT products' business
-        info["reason"] = f"{mode} mode: no annulus excision"
         return configured, info
 
     from xrtflow.products.pileup import assess_pileup_events
@@ -174,7 +173,7 @@ def choose_source_region(
         )
     except ValueError as err:  # no radius where the profile is the PSF's: say what to do
         raise ValueError(
-            f"pile-up check ({rate:.3g} count/s > pileup.threshold_{mode.lower()} = "
+            f"pile-up check ({rate:.3g} count/s > pileup.threshold_pc = "
             f"{threshold:g}): {err}; if the source is extended or not at the target position, "
             "set pileup.correct: false to extract from the circle"
         ) from None
