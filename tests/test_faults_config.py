@@ -53,6 +53,8 @@ INVALID = [
     ("light-curve band beyond 10.24 keV", {"lightcurve": {"bands": [[0.3, 12.0]]}}, "'lightcurve.bands[0]' is [0.3, 12.0]: a band must satisfy 0 <= low < high <= 10.24 keV"),
     ("light-curve band twice", {"lightcurve": {"bands": [[0.3, 10], [0.3, 10.0]]}}, "'lightcurve.bands' has the same band twice"),
     ("light-curve bin size", {"lightcurve": {"binsize": 0}}, "'lightcurve.binsize'"),
+    ("pile-up threshold not positive", {"pileup": {"threshold_pc": 0}}, "'pileup.threshold_pc': 0 is less than or equal to the minimum of 0"),
+    ("unknown pile-up key", {"pileup": {"treshold_pc": 1.0}}, "unknown key 'pileup.treshold_pc' in 'pileup': did you mean 'threshold_pc'?"),
     ("target key '..'", "target:..", "target key '..' is used as a directory name"),
     ("target key with '/'", "target:a/b", "target key 'a/b' is used as a directory name"),
     ("target key '.'", "target:.", "target key '.' is used as a directory name"),

@@ -82,6 +82,8 @@ def test_xrtproducts_params(tmp_path, mode, correctlc):
     assert (p["pilow"], p["pihigh"], p["binsize"]) == (30, 1000, 10.0)
     # xrtproducts refuses attfile/hdfile unless correctlc=yes
     assert ("attfile" in p) is correctlc and ("hdfile" in p) is correctlc
+    # the per-ObsID region (annulus when piled up) and xrtmkarf's PSF correction for it
+    assert p["regionfile"] == tmp_path / "src.reg" and p["psfflag"] is True
     if mode == "WT":
         assert "xwtw2po" in p["phafile"]
 
@@ -179,6 +181,9 @@ pha(args["phafile"], "swxpc0to12s6_20130101v014.rmf")
 pha(args["bkgphafile"], "NONE")
 for key in ("arffile", "lcfile", "bkglcfile", "imagefile"):
     (out / args[key]).write_text(key)
+region = Path(args["regionfile"])
+(out.parent / "xrtproducts_args.txt").write_text(
+    " ".join(sys.argv[1:]) + "\\n" + (region.read_text() if region.is_file() else ""))
 if args["correctlc"] == "yes":
     (out / (args["stemout"] + "sr_corr.lc")).write_text("corrected")
 print("xrtproducts_0.4.2: Exit with success.")
@@ -308,6 +313,58 @@ def test_wt_products_stage_gives_xrtproducts_the_strip_boxes(fake_env):
     assert len(boxes) == 1 and boxes[0].endswith(",305.000)")  # PA_PNT 35 - 90
     assert "94.29" in boxes[0]  # 40 pixels along the strip
     assert made["bkg_region"].read_text().count("box(") == 2
+
+
+def test_products_stage_passes_the_annulus_of_a_piled_up_source(fake_env):
+    """run_products with the heasoft backend: xrtproducts gets the excised annulus (the same
+    pile-up assessment as the native backend, made in Python from the cleaned events) and
+    psfflag=yes, so xrtmkarf's ARF holds the annulus's PSF fraction."""
+    import gzip
+    import json
+
+    from xrtflow.products.regions import write_regions
+    from xrtflow.simulate import DemoConfig, ObservationSpec, make_demo_archive
+    from xrtflow.steps.processing import run_products
+
+    obsid = "00031940002"
+    spec = ObservationSpec(obsid, day=142.3, exposure=1500.0, offset_arcmin=0.3)
+    demo = DemoConfig(
+        observations=(spec,), seed=11, pileup=True, model="powerlaw",
+        parameters={"PhoIndex": 2.0, "norm": 0.018},
+    )  # fmt: skip
+    make_demo_archive(fake_env / "sim", demo, progress=False)
+    obs = fake_env / "sim" / "archive" / obsid
+    events = fake_env / naming.cleaned_events(obsid)
+    events.write_bytes(gzip.decompress((obs / naming.archive_event(obsid)).read_bytes()))
+    from astropy.coordinates import SkyCoord
+
+    src, bkg = write_regions(
+        SkyCoord(demo.ra, demo.dec, unit="deg"),
+        180,
+        240,
+        390,
+        fake_env / "s.reg",
+        fake_env / "b.reg",
+    )
+    stage = fake_env / "stage.json"
+    stage.write_text(json.dumps({"attitude_file": "pat.fits", "hk_file": "xhd.hk"}))
+    expomap_record = fake_env / "expomap.json"
+    expomap_record.write_text(json.dumps({"status": "ok"}))
+    out = fake_env / "obs"
+    keys = ("image", "src_lc", "bkg_lc", "src_pha", "bkg_pha", "arf", "rmf", "src_region")
+    outputs = {key: out / f"{key}.out" for key in keys}
+    cfg = {**CONFIG, "products": {**CONFIG["products"], "correctlc": False}}
+    record = run_products(
+        "heasoft", obsid, events, fake_env / "none.img", src, bkg, stage, expomap_record, cfg,
+        outputs, out / "products.json", fake_env / "p.log",
+    )  # fmt: skip
+    assert record["status"] == "ok", record
+    info = record["pileup"]
+    assert info["piled_up"] and 3 <= info["excision_radius_pix"] <= 12
+    used = outputs["src_region"].read_text()
+    assert f'{info["excision_radius_arcsec"]:.3f}",180.000")' in used and "annulus(" in used
+    args, region = (out / "xrtproducts_args.txt").read_text().split("\n", 1)
+    assert "psfflag=yes" in args.split() and region == used
 
 
 # --- PyXspec plan --------------------------------------------------------------------------------

@@ -91,7 +91,8 @@ def grouped_spectrum(obsid: str, mode: str = "PC") -> str:
 
 
 def source_region(obsid: str, mode: str = "PC") -> str:
-    """The source region actually used for the ObsID (DS9 fk5; WT: boxes along the strip)."""
+    """The source region actually used for the ObsID (DS9 fk5, sizes with units): the circle, the
+    annulus that excises a piled-up core, or (WT) boxes along the strip."""
     return f"{stem(obsid, mode)}_src.reg"
 
 

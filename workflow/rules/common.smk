@@ -39,10 +39,9 @@ PROCESSING_CONFIG = {
         "products",
         "grouping",
         "regions",
+        "pileup",
     )
 }
-# WT pile-up settings (read with defaults by the jobs; the schema section is the PC helper's)
-PROCESSING_CONFIG["pileup"] = config.get("pileup", {})
 
 
 def _choose_backend():

@@ -215,9 +215,10 @@ def products(
 
         events = read_events(event_file, obsid=obsid, mode=mode)
         wt_regions(events, event_file, src_region, bkg_region, config, *regions.values())
-    else:
-        shutil.copyfile(src_region, regions["src_region"])
-        shutil.copyfile(bkg_region, regions["bkg_region"])
+    else:  # the source region may already be the one written here (the pile-up choice)
+        for given, key in ((src_region, "src_region"), (bkg_region, "bkg_region")):
+            if Path(given).resolve() != regions[key].resolve():
+                shutil.copyfile(given, regions[key])
     params = tasks.xrtproducts_params(
         obsid,
         _abs(event_file),

@@ -58,6 +58,13 @@ PARAMETER_SOURCES: dict[str, list[str]] = {
         "curve <stemout>sr_corr.lc",
         "seed notebook: infile, outdir, regionfile, bkgextract, bkgregionfile, chatter, "
         "clobber, expofile, attfile, hdfile, pilow, pihigh; arffile as used in public scripts",
+        "psfflag (passed on to xrtmkarf: the ARF includes the fraction of the PSF inside the "
+        "extraction region, an annulus included): https://heasarc.gsfc.nasa.gov/docs/software/"
+        "lheasoft/ftools/headas/xrtmkarf.html; https://www.swift.ac.uk/analysis/xrt/pileup.php "
+        "(UKSSDC pile-up thread: extract from an annulus excluding the piled-up core, the "
+        "xrtmkarf ARF corrects the flux for the excluded PSF fraction); "
+        "../shared/reference/heasoft-products/README.md (xrtproducts calls xrtmkarf with "
+        "psfflag=yes)",
     ],
     "ftgrouppha": [
         "https://heasarc.gsfc.nasa.gov/docs/nicer/analysis_threads/spectrum-grouping/ "
@@ -273,6 +280,10 @@ def xrtproducts_params(
     ``bkglcfile``, ``imagefile``, relative to ``outdir``) and ``stemout`` is the XRT stem, so the
     light curve corrected by ``xrtlccorr`` (``correctlc=yes``) is ``<stem>sr_corr.lc``.
     ``attfile``/``hdfile`` are only passed with ``correctlc=yes``: the task refuses them otherwise.
+    ``src_region`` is the per-ObsID region of :func:`xrtflow.products.excision.choose_source_region`
+    (the circle, or the annulus that excises a piled-up core); ``psfflag=yes`` is always passed
+    (xrtproducts' own choice made explicit) so that ``xrtmkarf`` integrates the PSF over that
+    region and the ARF corrects the flux for the excised core.
     """
     mode = _mode(config)
     prod = config.get("products") or {}
@@ -296,6 +307,7 @@ def xrtproducts_params(
         "pihigh": int(prod.get("pihigh", 1000)),
         "binsize": float(binsize) if binsize is not None else -99.0,
         "correctlc": correctlc,
+        "psfflag": True,
         "clobber": True,
         "chatter": _chatter(config),
     }

@@ -99,17 +99,24 @@ def _pixel_psf(
     r = np.hypot(gx - cx, gy - cy)
     sel = r < r_max
     gx, gy, r = gx[sel], gy[sel], r[sel]
-    # sub-pixel centres: the PSF is steep within the central pixels
-    sub = (np.arange(oversample) + 0.5) / oversample - 0.5
-    sx, sy = np.meshgrid(sub, sub, indexing="ij")
+    # sub-pixel centres: the PSF is steep within the central pixels; in the wings the mean over
+    # a pixel differs from the centre value by ~ n^2 / (24 r^2) for a profile r^-n (King: n ~ 3),
+    # so the wings (most of the pixels) are sampled coarser: 2 x 2 samples from 12 pixels, the
+    # centre alone from 30; the rings' PSF fractions change by < 4e-4 (and the core not at all)
     mass = np.empty(gx.size)
     chunk = 20000
-    for a in range(0, gx.size, chunk):
-        dx = gx[a : a + chunk, None] + sx.ravel()[None, :] - cx
-        dy = gy[a : a + chunk, None] + sy.ravel()[None, :] - cy
-        rr = np.hypot(dx, dy) * PIXEL_ARCMIN
-        dens = psf_profile(rr, energy_keV, offaxis_arcmin, psf_coefficients)
-        mass[a : a + chunk] = dens.mean(axis=1) * PIXEL_ARCMIN**2
+    for r_lo, r_hi, n_sub in ((0.0, 12.0, oversample), (12.0, 30.0, 2), (30.0, np.inf, 1)):
+        n_sub = min(n_sub, oversample)
+        sub = (np.arange(n_sub) + 0.5) / n_sub - 0.5
+        sx, sy = (a.ravel() for a in np.meshgrid(sub, sub, indexing="ij"))
+        zone = np.flatnonzero((r >= r_lo) & (r < r_hi))
+        for a in range(0, zone.size, chunk):
+            idx = zone[a : a + chunk]
+            dx = gx[idx, None] + sx[None, :] - cx
+            dy = gy[idx, None] + sy[None, :] - cy
+            rr = np.hypot(dx, dy) * PIXEL_ARCMIN
+            dens = psf_profile(rr, energy_keV, offaxis_arcmin, psf_coefficients)
+            mass[idx] = dens.mean(axis=1) * PIXEL_ARCMIN**2
     return gx, gy, r, mass
 
 
@@ -182,7 +189,7 @@ def fit_profile(profile: RadialProfile, r_in: float = 0.0, n_iter: int = 500) ->
     EM iterations (each ring's counts shared between source and background in proportion to the
     current model) converge to the maximum-likelihood ``S, B >= 0``.
     """
-    from scipy.stats import chi2
+    from scipy.special import chdtrc  # chi^2 survival function (scipy.stats costs ~1 s to import)
 
     use = (profile.edges[:-1] >= r_in - 1e-9) & (profile.npix > 0)
     n, m, a = profile.counts[use], profile.psf[use], profile.npix[use]
@@ -203,13 +210,13 @@ def fit_profile(profile: RadialProfile, r_in: float = 0.0, n_iter: int = 500) ->
     with np.errstate(divide="ignore", invalid="ignore"):
         dev = 2.0 * np.sum(mu - n + np.where(n > 0, n * np.log(n / mu), 0.0))
     dof = int(n.size - 2)
-    return ProfileFit(float(r_in), float(s), float(b), float(dev), dof, float(chi2.sf(dev, dof)))
+    return ProfileFit(float(r_in), float(s), float(b), float(dev), dof, float(chdtrc(dof, dev)))
 
 
 def _inner_deficit_p(profile: RadialProfile, r_in: float, width: float) -> float:
     """One-sided Poisson probability of the counts in ``[r_in, r_in + width)`` or fewer, given
     the PSF + background fitted outside that zone (small = the zone is piled up)."""
-    from scipy.stats import poisson
+    from scipy.special import pdtr  # Poisson CDF
 
     lo = profile.edges[:-1]
     zone = (lo >= r_in - 1e-9) & (lo < r_in + width - 1e-9)
@@ -220,7 +227,7 @@ def _inner_deficit_p(profile: RadialProfile, r_in: float, width: float) -> float
     mu = outer.source_counts * profile.psf[zone].sum() + outer.background_per_pixel * (
         profile.npix[zone].sum()
     )
-    return float(poisson.cdf(profile.counts[zone].sum(), mu))
+    return float(pdtr(profile.counts[zone].sum(), mu))
 
 
 def excision_radius(
@@ -344,7 +351,7 @@ def assess_pileup(
     r_out : float
         Outer radius of the source region (pixels).
     """
-    from scipy.stats import chi2
+    from scipy.special import chdtri  # inverse chi^2 survival function: ppf(q) = chdtri(k, 1-q)
 
     mode = mode.upper()
     if threshold is None:
@@ -380,8 +387,8 @@ def assess_pileup(
     )
     net = n_ann - b_ann
     # 90% interval of the Poisson mean of the annulus counts (chi^2 form, Gehrels 1986 exact)
-    lo = 0.5 * chi2.ppf(0.05, 2 * n_ann) if n_ann > 0 else 0.0
-    hi = 0.5 * chi2.ppf(0.95, 2 * (n_ann + 1))
+    lo = 0.5 * chdtri(2 * n_ann, 0.95) if n_ann > 0 else 0.0
+    hi = 0.5 * chdtri(2 * (n_ann + 1), 0.05)
     scale = 1.0 / (frac * exposure)
     return PileupAssessment(
         mode=mode,

@@ -304,6 +304,12 @@ def truth_table(observations: list[SimulatedObservation], config: DemoConfig, ex
     t["n_background"] = [o.n_background for o in observations]
     t["background_rate"] = [config.background_rate] * len(observations)
     t["bad_columns"] = [" ".join(str(c) for c in o.bad_columns) for o in observations]
+    if config.pileup or any(o.spec.flux_scale != 1.0 for o in observations):
+        # only then: the default archive's truth table keeps its columns
+        t["flux_scale"] = [o.spec.flux_scale for o in observations]
+        stats = [o.extra.get("pileup") for o in observations]
+        t["n_photons_piled"] = [s.n_photons_merged if s else 0 for s in stats]
+        t["n_rejected_piled"] = [s.n_rejected_grade + s.n_rejected_pi if s else 0 for s in stats]
     for k, u in {
         "day": "d",
         "mjd_start": "d",
@@ -330,6 +336,7 @@ def truth_table(observations: list[SimulatedObservation], config: DemoConfig, ex
             "model_exact": bool(exact),
             "seed": config.seed,
             "expected_rate_03_7": "source count/s in PI 30-699 for the full PSF incl. vignetting",
+            "pileup": bool(config.pileup),
         }
     )
     return t

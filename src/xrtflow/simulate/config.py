@@ -67,6 +67,9 @@ class ObservationSpec:
     bad_column_through_source : bool
         Put one of the two bad CCD columns through the source's detector position (the events
         on it are lost, as on the real XRT): the light-curve correction's test case.
+    flux_scale : float
+        Factor on the source's photon flux in this ObsID (e.g. a bright, piled-up ObsID among
+        faint ones; the truth table's norms are the scaled ones).
     """
 
     obsid: str
@@ -78,6 +81,7 @@ class ObservationSpec:
     roll_deg: float = 0.0
     n_snapshots: int = 1
     bad_column_through_source: bool = False
+    flux_scale: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -130,6 +134,11 @@ class DemoConfig:
         RMS sky-position error left after attitude correction.
     observations : tuple of ObservationSpec, optional
         Explicit ObsIDs (overrides n_obs/window/outliers).
+    pileup : bool
+        Record the events as the CCD does for a bright source: photons of one frame that fall
+        within a 3 x 3 pixel neighbourhood on the detector become one event (energies summed,
+        grade migration, grades > 12 rejected; :func:`xrtflow.simulate.pileup.pile_up`). Off by
+        default (the faint demo source barely piles up, and the default archive stays the same).
     """
 
     seed: int = 20110414
@@ -156,6 +165,7 @@ class DemoConfig:
     snapshot_scatter_arcsec: float = 10.0
     residual_arcsec: float = 0.5
     observations: tuple[ObservationSpec, ...] | None = None
+    pileup: bool = False
 
     def parameters_at(self, day: float) -> dict[str, float]:
         """Injected parameter values at ``day`` (after discovery), including the linear drift."""

@@ -157,6 +157,9 @@ def simulate_observation(
     )
     params = config.parameters_at(spec.day)
     flux = np.asarray(photon_flux(response.energy_edges), dtype=float)
+    if spec.flux_scale != 1.0:
+        flux = flux * float(spec.flux_scale)
+        params = {k: v * spec.flux_scale if k.endswith("norm") else v for k, v in params.items()}
     e_lo, e_hi = response.energ_lo, response.energ_hi
 
     src_parts: list[dict[str, np.ndarray]] = []
@@ -223,6 +226,12 @@ def simulate_observation(
     if spec.bad_column_through_source:  # the column (RAWX = DETX - 1) under the source
         bad = np.sort(np.array([int(np.floor(src_detx + 0.5)) - 1, bad[0]]))
 
+    grade = None
+    pileup_stats = None
+    if config.pileup:  # on the CCD, before the ground cuts (bad columns, field edge)
+        time, x, y, detx, dety, pi, is_src, grade, pileup_stats = _pile_up(
+            time, x, y, detx, dety, pi, is_src, rng
+        )
     keep = (
         (pi >= 0)
         & (detx >= 1)
@@ -241,7 +250,10 @@ def simulate_observation(
     pha = np.clip(
         np.floor((pi + rng.random(n_ev)) * GAIN + rng.normal(0.0, 3.0, n_ev) + 0.5), 0, 4095
     ).astype(np.int32)
-    grade = rng.choice(len(PC_GRADE_PROBABILITIES), size=n_ev, p=PC_GRADE_PROBABILITIES)
+    if grade is None:
+        grade = rng.choice(len(PC_GRADE_PROBABILITIES), size=n_ev, p=PC_GRADE_PROBABILITIES)
+    else:
+        grade = grade[keep]
     order = np.argsort(time, kind="stable")
     events = {
         "TIME": time[order],
@@ -273,5 +285,38 @@ def simulate_observation(
         expected_rate_03_7=float(rate_ch[30:700].sum()),
         n_source=int(is_src.sum()),
         n_background=int((~is_src).sum()),
-        extra={"is_source": is_src},
+        extra={"is_source": is_src, "pileup": pileup_stats},
+    )
+
+
+def _pile_up(time, x, y, detx, dety, pi, is_src, rng):  # noqa: ANN001, ANN202 (event columns)
+    """Merge the photons of each frame as the CCD does (:func:`xrtflow.simulate.pileup.pile_up`).
+
+    The grades of the photons are drawn first (the demo's PC distribution); the merged events
+    get the migrated grade. Lost photons (PI -1) never reach the CCD's event recognition.
+    """
+    from xrtflow.simulate.pileup import pile_up
+
+    ok = pi >= 0
+    photons = {
+        "TIME": time[ok],
+        "DETX": detx[ok],
+        "DETY": dety[ok],
+        "X": x[ok],
+        "Y": y[ok],
+        "PI": pi[ok],
+        "GRADE": rng.choice(len(PC_GRADE_PROBABILITIES), int(ok.sum()), p=PC_GRADE_PROBABILITIES),
+        "IS_SOURCE": is_src[ok],
+    }
+    ev, stats = pile_up(photons, rng, x="DETX", y="DETY", pi_max=N_CHANNELS - 1)
+    return (
+        ev["TIME"],
+        ev["X"],
+        ev["Y"],
+        ev["DETX"],
+        ev["DETY"],
+        ev["PI"],
+        ev["IS_SOURCE"],
+        ev["GRADE"],
+        stats,
     )

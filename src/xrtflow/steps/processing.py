@@ -121,16 +121,30 @@ def run_products(
 ) -> dict:
     """Image, light curves, spectra, ARF and RMF (``xrtproducts`` or native).
 
-    An empty source region is a failure of this stage (the spectrum could not be fitted).
+    First the pile-up check (:func:`xrtflow.products.excision.choose_source_region`, the same
+    for both backends): the region actually used -- the configured circle, or the annulus that
+    excises a piled-up core -- is written as the product ``src_region`` and handed to the
+    backend; the assessment goes into the record (``pileup``). An empty source region is a
+    failure of this stage (the spectrum could not be fitted).
     """
+    from xrtflow import naming
+    from xrtflow.products.excision import choose_source_region
+
+    extra: dict = {}  # filled by make(): run_guarded adds it to the ok record
 
     def make(scratch: Path) -> dict:
         stage = _stage_info(stage_json)
         (scratch / "work").mkdir()
+        mode = str(config.get("mode", "PC")).upper()
+        region_used = scratch / naming.source_region(obsid, mode)
+        text, extra["pileup"] = choose_source_region(
+            event_file, src_region, bkg_region, expomap, config
+        )
+        region_used.write_text(text)
         made = backend_module(backend).products(
             obsid,
             Path(event_file),
-            Path(src_region),
+            region_used,
             Path(bkg_region),
             Path(expomap),
             Path(stage["attitude_file"]),
@@ -151,10 +165,10 @@ def run_products(
                 f"ObsID {obsid}: no events in the source region ({shape}): is the target in "
                 "the field of view? Check the target position or exclude the ObsID"
             )
-        return made
+        return {**made, "src_region": region_used}
 
     return run_guarded(
-        "products", obsid, {"expomap": expomap_json}, outputs, record_out, log_path, make
+        "products", obsid, {"expomap": expomap_json}, outputs, record_out, log_path, make, extra
     )
 
 

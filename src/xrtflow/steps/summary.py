@@ -56,6 +56,8 @@ def write_summary(obsid: str, inputs: Mapping[str, str], output: str | Path) -> 
             )
             break
         products.update({key: str(inputs[key]) for key in keys if key in inputs})
+        if "pileup" in record:  # the products stage's pile-up assessment, for the tables
+            summary["pileup"] = record["pileup"]
     summary["products"] = products
     summary["has_products"] = summary["status"] == "ok"
     write_json(output, summary)

@@ -68,7 +68,28 @@ def _unit(xspec_unit: str) -> str:
         return ""
 
 
-def _fit_rows(fit: dict, kind: str, epoch_rows: dict) -> list[dict]:
+#: results columns from the products stage's pile-up assessment: (column, record key, unit, text)
+PILEUP_COLUMNS = (
+    ("pileup", "piled_up", "", "piled-up core excised: the spectrum is the annulus's"),
+    ("src_rate", "src_rate", "ct / s", "background-subtracted count rate in the source circle"),
+    ("src_rate_err", "src_rate_err", "ct / s", "1-sigma error of src_rate"),
+    ("pileup_threshold", "threshold", "ct / s", "pile-up threshold (pileup.threshold_pc/_wt)"),
+    ("excision_radius", "excision_radius_arcsec", "arcsec", "inner radius of the annulus"),
+    ("excision_radius_pix", "excision_radius_pix", "pix", 'the same in sky pixels (2.357")'),
+    ("psf_fraction", "psf_fraction", "", "fraction of the circle's PSF in the annulus, 1.5 keV"),
+)
+
+
+def _pileup_values(info: dict | None) -> dict:
+    info = info or {}
+    out = {}
+    for column, key, _, _ in PILEUP_COLUMNS:
+        value = info.get(key)
+        out[column] = bool(value) if column == "pileup" else _number(value)
+    return out
+
+
+def _fit_rows(fit: dict, kind: str, epoch_rows: dict, pileup: dict | None = None) -> list[dict]:
     """Rows of one fit JSON: one per data group (ObsID)."""
     names = parameter_columns(fit["parameters"])
     counts = {s["obsid"]: s for s in fit.get("spectra", [])}
@@ -101,6 +122,7 @@ def _fit_rows(fit: dict, kind: str, epoch_rows: dict) -> list[dict]:
             row[f"{kind_}_flux"] = _number(flux.get(key))
             row[f"{kind_}_flux_lo90"] = _number(flux.get(f"{key}_lo"))
             row[f"{kind_}_flux_hi90"] = _number(flux.get(f"{key}_hi"))
+        row.update(_pileup_values((pileup or {}).get(obsid)))
         row["statistic"] = fit.get("statistic", "")
         row["stat_value"] = float(fit.get("stat", np.nan))
         row["dof"] = int(fit.get("dof", -1))
@@ -131,6 +153,7 @@ def describe_results(table: Table, fits: Sequence[dict]) -> Table:
         "net_counts": ("ct", "src_counts - bkg_scale * bkg_counts"),
         "net_rate": ("ct / s", "background-subtracted count rate in the noticed band"),
         "net_rate_err": ("ct / s", "1-sigma error of net_rate (Gaussian)"),
+        **{column: (unit, text) for column, _, unit, text in PILEUP_COLUMNS},
         "statistic": ("", "fit statistic (cstat: W-stat with background, as XSPEC)"),
         "stat_value": ("", "statistic at the best fit (joint rows: of the whole joint fit)"),
         "dof": ("", "degrees of freedom (joint rows: of the whole joint fit)"),
@@ -187,11 +210,13 @@ def results_table(
 
     epoch_rows = {str(r["obsid"]): r for r in read_observation_table(selection)}
     fits = [(json.loads(Path(joint).with_suffix(".json").read_text()), "joint")]
+    pileup = {}
     for summary in with_products(read_summaries(summaries)):
         fits.append((json.loads(single_fit_json(summary).read_text()), "single"))
+        pileup[str(summary["obsid"])] = summary.get("pileup")
     fits = [(f, k) for f, k in fits if f.get("status", "ok") == "ok" and f.get("parameters")]
     if fits:
-        rows = [row for fit, kind in fits for row in _fit_rows(fit, kind, epoch_rows)]
+        rows = [row for fit, kind in fits for row in _fit_rows(fit, kind, epoch_rows, pileup)]
         first = ["fit", "obsid", "start_mjd", "days_after_epoch"]
         order = first + [c for c in rows[0] if c not in first]
         table = Table(rows=[[r.get(c, np.nan) for c in order] for r in rows], names=order)
