@@ -13,7 +13,6 @@ from xrtflow.spectral import absorption
 __all__ = ["ALIASES", "COMPONENTS", "ComponentSpec", "ParSpec", "resolve_component"]
 
 
-
 @dataclass(frozen=True)
 class ParSpec:
     """XSPEC model.dat entry: name, unit, default, hard/soft limits and delta (<0: frozen)."""
