@@ -261,6 +261,8 @@ def test_bremss_gaunt_matches_reference_formula():
         # (E sqrt kT) built from the general gaunt() (He/H = 0.085, as XSPEC)
         a = (gaunt(e, kt, 1.0) + 4 * 0.085 * gaunt(e, kt, 2.0)) * np.exp(-e / kt) / (e * kt**0.5)
         np.testing.assert_allclose(y, 0.5 * (a[1:] + a[:-1]) * np.diff(e), rtol=1e-13, atol=0)
+    # a minimizer may try a NaN temperature: no error, a finite (zero) model as before
+    assert np.all(np.isfinite(bremss(e, np.array([np.nan]))))
 
 
 def test_solve_norms_matches_brute_force_minimum():

@@ -242,6 +242,8 @@ def _gaunt_sorted(e, kt, z, born, uc, u_index) -> np.ndarray:  # noqa: ANN001
     gam = z * z * 0.01358 / kt
     if gam > 0.1:
         return _kurucz(e / kt, gam)
+    if born is None:  # e.g. a NaN temperature tried by a minimizer: NaN, not an error
+        born = _born_sorted(e, kt)
     gam1 = min(gam * 1000.0, 100.0)
     if gam1 < 1.0:
         return born
